@@ -1,0 +1,26 @@
+# Third-party packages, all from Debian (scripts/install-deps.sh).
+# Imported targets are created once here so layers link by name.
+
+find_package(Torch REQUIRED)               # libtorch-dev (CPU) or official LibTorch via CMAKE_PREFIX_PATH
+find_package(nlohmann_json 3 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(simdjson QUIET)
+find_package(GTest QUIET)
+find_package(benchmark QUIET)
+
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
+pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp libwebpdemux)
+
+# oneDNN headers match the libdnnl that LibTorch itself links (2.6 on Debian).
+find_path(DNNL_INCLUDE_DIR dnnl.hpp)
+find_library(DNNL_LIBRARY dnnl)
+
+# Torch's exported flags (ABI define) must reach every target that includes
+# its headers; keep those includes inside src/model and src/engine.
+add_library(clipserve_torch INTERFACE)
+target_link_libraries(clipserve_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(clipserve_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+target_compile_options(clipserve_torch INTERFACE ${_torch_flags})
