@@ -3,26 +3,28 @@
 // calls it whenever an instance is free and the queue changed or a wake-up
 // time passed.
 //
-// Semantics (Triton's dynamic batcher, plus splitting of oversized requests):
+// Semantics: Triton's dynamic batcher (DynamicBatchScheduler::GetDynamicBatch
+// and the "Dynamic Batcher" user guide), plus splitting of oversized requests:
 //  * Requests are taken strictly in FIFO order; a request is never skipped.
 //  * cap = config.MaxFormedBatchSize(): max_batch_size, or the largest
 //    preferred size when preferred sizes are set.
 //  * A request whose remaining images exceed cap is split: while at the head
 //    of the queue it runs in chunks of cap images. Other requests are never
-//    split: a batch is the longest queue prefix whose images fit in cap.
-//  * The batch is dispatched whole, at once, when
-//      - it reached cap, or the next request does not fit (the batch cannot
-//        grow any more by waiting), or
-//      - the oldest request has waited max_queue_delay (0 = never wait), or
-//      - dynamic batching is off (then a batch is exactly one request, or a
-//        cap-sized chunk of it).
-//  * Else, if preferred sizes are set and some queue prefix has exactly a
-//    preferred size, the largest such prefix is dispatched at once; the
-//    requests after it wait for the next batch.
-//  * Otherwise wait until the oldest request's enqueue + max_queue_delay.
-//  * Expired requests are the caller's to remove first (ExpiredRequests);
-//    the wake-up time also covers the earliest queue deadline so the caller
-//    can reject it on time.
+//    split: the candidate batch is the longest queue prefix whose images fit
+//    in cap.
+//  * Dynamic batching off: a batch is exactly the head request (or a
+//    cap-sized chunk of it), dispatched at once.
+//  * If preferred sizes are set and some queue prefix has exactly a
+//    preferred size, the largest such prefix is dispatched at once (even if
+//    a larger, non-preferred batch could be formed); the rest waits.
+//  * Else the whole candidate batch is dispatched at once when it reached
+//    cap, or the next request does not fit (the batch cannot grow by
+//    waiting), or max_queue_delay is 0, or the oldest request has waited
+//    max_queue_delay.
+//  * Otherwise wait until the oldest request's enqueue + max_queue_delay, or
+//    the earliest queued deadline if sooner (so the caller can reject it on
+//    time).
+//  * Expired requests are the caller's to remove first (ExpiredRequests).
 #pragma once
 
 #include <cstddef>

@@ -110,7 +110,8 @@ class Batcher {
   // still queued with Unavailable and joins the workers. A batch already
   // running always completes (an engine call cannot be interrupted).
   // Returns OK when nothing had to be failed, else DeadlineExceeded naming
-  // how many requests were failed. Idempotent (later calls return OK).
+  // how many requests were failed. Only the first call does this; later
+  // (or concurrent) calls return OK at once.
   Status Shutdown(Microseconds drain_timeout);
 
   // For tests with a FakeClock: wakes the workers so they re-read the clock
@@ -141,13 +142,12 @@ class Batcher {
   std::size_t floats_per_image_ = 0;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;          // workers: queue changed, clock, stop
+  std::condition_variable drained_cv_;  // Shutdown: queue shrank or a batch ended
   std::deque<std::shared_ptr<Request>> queue_;  // FIFO; front may be partly dispatched
   bool accepting_ = true;
   bool draining_ = false;                       // Shutdown in progress: no delay
-  std::optional<SteadyTime> drain_deadline_;
   bool stop_ = false;                           // workers exit when set
-  std::uint64_t clock_epoch_ = 0;               // bumped by NotifyClockAdvanced
   std::vector<std::thread> workers_;
   bool shut_down_ = false;
 };

@@ -11,11 +11,12 @@
 //       timeout_action allow_timeout_override } },
 //   instance_group [ { name count kind gpus } ],
 //   version_policy { latest { num_versions } | all {} | specific { versions } }.
-// Skipped whole (balanced braces, any content): optimization, parameters,
-// model_warmup, sequence_batching, ensemble_scheduling, response_cache,
-// model_transaction_policy and any other unknown top-level field, whose
-// names are listed in TritonModelConfig::ignored_fields.
-// Inside a known block an unknown field is an error (catches typos).
+// Skipped whole (balanced braces, any content), their names listed in
+// TritonModelConfig::ignored_fields: Triton ModelConfig fields clipserve does
+// not model (optimization, parameters, model_warmup, sequence_batching,
+// ensemble_scheduling, response_cache, model_transaction_policy, ...).
+// Any other field, at top level or inside a known block, is an error
+// (catches typos such as `max_queue_delay_microsecond`).
 //
 // Syntax accepted: `#` comments, `field: value`, `field { ... }`,
 // `field: { ... }`, `field [ v, v ]` / `field: [ {..}, {..} ]`, repeated

@@ -14,7 +14,7 @@
 namespace clipserve::metrics {
 
 // Prometheus-style histogram with fixed upper bounds (`le`), cumulative on
-// output. Values are doubles in the unit the metric's name carries.
+// output. In a snapshot, count == cumulative_counts.back() always. Values are doubles in the unit the metric's name carries.
 struct HistogramSnapshot {
   std::vector<double> upper_bounds;         // ascending, finite; +Inf implied
   std::vector<std::uint64_t> cumulative_counts;  // size upper_bounds+1; last = count
@@ -44,8 +44,8 @@ std::vector<double> ExponentialBuckets(double start, double factor, int count);
 // start, start+width, ... (count bounds). width > 0.
 std::vector<double> LinearBuckets(double start, double width, int count);
 
-// Default bounds for durations in microseconds: 100 us .. ~10 s, x2 steps
-// plus 1,2,5 decades... see histogram.cpp for the exact list.
+// Default bounds for durations in microseconds: 1-2-5 steps from 100 us to
+// 10 s (100, 200, 500, 1000, ..., 5e6, 1e7).
 std::vector<double> DefaultDurationBucketsUs();
 // Batch sizes 1..max_batch_size: powers of two and max_batch_size itself.
 std::vector<double> BatchSizeBuckets(int max_batch_size);
