@@ -336,7 +336,8 @@ void Batcher::RunBatch(int instance, Batch& batch) {
       const std::uint64_t request_ns = NsBetween(request->enqueue_time, done_at);
       if (result.ok()) {
         options_.stats->RecordSuccess({request_ns, request->queue_ns, request->input_ns,
-                                       request->infer_ns, request->output_ns});
+                                       request->infer_ns, request->output_ns,
+                                       static_cast<std::uint64_t>(request->num_images)});
       } else {
         options_.stats->RecordFailure(metrics::FailureReason::kBackend, request_ns);
       }

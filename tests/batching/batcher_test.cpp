@@ -345,6 +345,7 @@ TEST(Batcher, EngineErrorFailsOnlyThatBatch) {
   EXPECT_EQ(s.fail_by_reason[static_cast<int>(metrics::FailureReason::kBackend)], 2u);
   EXPECT_EQ(s.success.count, 2u);
   EXPECT_EQ(s.execution_count, 2u);  // failed executions are not counted (Triton)
+  EXPECT_EQ(s.inference_count, 2u);  // images of successful requests only
   EXPECT_EQ(s.pending_request_count, 0);
 }
 
