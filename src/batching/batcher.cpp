@@ -171,6 +171,7 @@ void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions op
 void Batcher::WorkerLoop(int instance) {
   std::vector<PendingRequestView> views;
   std::vector<std::shared_ptr<Request>> expired;
+  Scratch scratch;
   std::unique_lock lock(mu_);
   while (!stop_) {
     const SteadyTime now = options_.clock->Now();
@@ -230,7 +231,7 @@ void Batcher::WorkerLoop(int instance) {
     lock.unlock();
     if (more) cv_.notify_one();  // another free instance may take the rest
     drained_cv_.notify_all();
-    RunBatch(instance, batch);
+    RunBatch(instance, batch, scratch);
     lock.lock();
   }
   lock.unlock();
@@ -251,7 +252,7 @@ void Batcher::FailExpiredLocked(SteadyTime now, std::vector<std::shared_ptr<Requ
   }
 }
 
-void Batcher::RunBatch(int instance, Batch& batch) {
+void Batcher::RunBatch(int instance, Batch& batch, Scratch& scratch) {
   const Clock& clock = *options_.clock;
   const int n = batch.num_images;
   const std::size_t dim = static_cast<std::size_t>(embed_dim_);
@@ -262,28 +263,27 @@ void Batcher::RunBatch(int instance, Batch& batch) {
   const SteadyTime start = clock.Now();
   std::span<const float> input;
   std::span<float> output;
-  std::vector<float> gathered;
-  std::vector<float> produced;
   if (whole_single) {
     input = batch.slices[0].request->pixels;
     output = batch.slices[0].request->result.embeddings;
   } else {
-    gathered.resize(floats_per_image_ * n);
-    float* dst = gathered.data();
+    // resize() only grows capacity once; later batches reuse the pages.
+    if (scratch.input.size() < floats_per_image_ * n) scratch.input.resize(floats_per_image_ * n);
+    if (scratch.output.size() < dim * n) scratch.output.resize(dim * n);
+    float* dst = scratch.input.data();
     for (const auto& s : batch.slices) {
       const std::size_t count = floats_per_image_ * s.num_images;
       std::memcpy(dst, s.request->pixels.data() + floats_per_image_ * s.first_image, count * sizeof(float));
       dst += count;
     }
-    produced.resize(dim * n);
-    input = gathered;
-    output = produced;
+    input = std::span<const float>(scratch.input.data(), floats_per_image_ * n);
+    output = std::span<float>(scratch.output.data(), dim * n);
   }
   const SteadyTime gathered_at = clock.Now();
   const Status status = engines_[instance]->Embed(input, n, output);
   const SteadyTime inferred_at = clock.Now();
   if (status.ok() && !whole_single) {
-    const float* src = produced.data();
+    const float* src = scratch.output.data();
     for (const auto& s : batch.slices) {
       std::memcpy(s.request->result.embeddings.data() + dim * s.first_image, src,
                   dim * s.num_images * sizeof(float));
