@@ -13,6 +13,8 @@ struct Batcher::Request {
   SteadyTime enqueue_time{};
   SteadyTime deadline = SteadyTime::max();
   DoneCallback done;
+  bool batchable = true;
+  metrics::ModelStats* stats = nullptr;  // may be null
   // Guarded by Batcher::mu_.
   int dispatched_images = 0;
   int completed_images = 0;
@@ -115,7 +117,7 @@ std::future<StatusOr<BatchResult>> Batcher::Submit(std::vector<float> pixels, in
 
 void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions options,
                      DoneCallback done) {
-  metrics::ModelStats* stats = options_.stats;
+  metrics::ModelStats* stats = options.stats ? options.stats : options_.stats;
   auto reject = [&](metrics::FailureReason reason, Status st) {
     if (stats) stats->RecordFailure(reason, 0);
     done(std::move(st));
@@ -139,6 +141,8 @@ void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions op
   auto request = std::make_shared<Request>();
   request->pixels = std::move(pixels);
   request->num_images = num_images;
+  request->batchable = options.allow_batching;
+  request->stats = stats;
   request->result.num_images = num_images;
   request->result.embed_dim = embed_dim_;
   request->result.embeddings.resize(static_cast<std::size_t>(embed_dim_) * num_images);
@@ -181,9 +185,9 @@ void Batcher::WorkerLoop(int instance) {
       for (auto& r : expired) {
         const long long waited_us = ElapsedUs(r->enqueue_time, now);
         const long long timeout_us = ElapsedUs(r->enqueue_time, r->deadline);
-        if (options_.stats) {
-          options_.stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
-          options_.stats->AddPending(-1);
+        if (r->stats) {
+          r->stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
+          r->stats->AddPending(-1);
         }
         r->done(DeadlineExceededError("request timed out in the queue after " +
                                       std::to_string(waited_us) + " us (queue timeout " +
@@ -197,7 +201,7 @@ void Batcher::WorkerLoop(int instance) {
     views.clear();
     for (const auto& r : queue_) {
       views.push_back({r->num_images - r->dispatched_images, r->enqueue_time, r->deadline,
-                       r->dispatched_images > 0});
+                       r->dispatched_images > 0, r->batchable});
     }
     BatcherConfig config = options_.config;
     if (draining_) config.max_queue_delay = Microseconds(0);  // drain without waiting
@@ -294,7 +298,21 @@ void Batcher::RunBatch(int instance, Batch& batch, Scratch& scratch) {
   const std::uint64_t input_ns = NsBetween(start, gathered_at);
   const std::uint64_t infer_ns = NsBetween(gathered_at, inferred_at);
   const std::uint64_t output_ns = NsBetween(inferred_at, end);
-  if (status.ok() && options_.stats) options_.stats->RecordExecution(n, input_ns, infer_ns, output_ns);
+  if (status.ok()) {
+    // One execution per model (stats object) present in the batch.
+    std::vector<std::pair<metrics::ModelStats*, int>> per_model;
+    for (const auto& s : batch.slices) {
+      if (!s.request->stats) continue;
+      auto it = std::find_if(per_model.begin(), per_model.end(),
+                             [&](const auto& p) { return p.first == s.request->stats; });
+      if (it == per_model.end()) {
+        per_model.emplace_back(s.request->stats, s.num_images);
+      } else {
+        it->second += s.num_images;
+      }
+    }
+    for (auto& [stats, images] : per_model) stats->RecordExecution(images, input_ns, infer_ns, output_ns);
+  }
 
   std::vector<std::pair<std::shared_ptr<Request>, StatusOr<BatchResult>>> finished;
   {
@@ -332,16 +350,16 @@ void Batcher::RunBatch(int instance, Batch& batch, Scratch& scratch) {
   }
   const SteadyTime done_at = clock.Now();
   for (auto& [request, result] : finished) {
-    if (options_.stats) {
+    if (metrics::ModelStats* stats = request->stats) {
       const std::uint64_t request_ns = NsBetween(request->enqueue_time, done_at);
       if (result.ok()) {
-        options_.stats->RecordSuccess({request_ns, request->queue_ns, request->input_ns,
+        stats->RecordSuccess({request_ns, request->queue_ns, request->input_ns,
                                        request->infer_ns, request->output_ns,
                                        static_cast<std::uint64_t>(request->num_images)});
       } else {
-        options_.stats->RecordFailure(metrics::FailureReason::kBackend, request_ns);
+        stats->RecordFailure(metrics::FailureReason::kBackend, request_ns);
       }
-      options_.stats->AddPending(-1);
+      stats->AddPending(-1);
     }
     request->done(std::move(result));
   }
@@ -375,9 +393,9 @@ Status Batcher::Shutdown(Microseconds drain_timeout) {
   cv_.notify_all();
   const SteadyTime now = options_.clock->Now();
   for (auto& r : left) {
-    if (options_.stats) {
-      options_.stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
-      options_.stats->AddPending(-1);
+    if (r->stats) {
+      r->stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
+      r->stats->AddPending(-1);
     }
     r->done(UnavailableError("the server is shutting down: request not run before the drain timeout (" +
                              std::to_string(drain_timeout.count()) + " us)"));

@@ -71,6 +71,16 @@ struct SubmitOptions {
   // Queue timeout for this request; overrides config.default_queue_timeout
   // when config.allow_timeout_override. 0 = none. nullopt = the default.
   std::optional<Microseconds> queue_timeout;
+  // false: this request never shares a batch (it runs alone, split only if
+  // above max_batch_size), as with dynamic batching off, while other
+  // requests on the same Batcher are still packed. Lets one Batcher (one set
+  // of engines) serve a personality with batching off and one with it on.
+  bool allow_batching = true;
+  // Statistics for this request (e.g. per model when several models share
+  // the Batcher); null = BatcherOptions::stats. Not owned; must outlive the
+  // request's completion. Executions are recorded once per distinct stats
+  // object in a batch, with that model's image count as batch size.
+  metrics::ModelStats* stats = nullptr;
 };
 
 struct BatcherOptions {

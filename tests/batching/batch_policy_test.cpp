@@ -122,6 +122,19 @@ TEST(BatchPolicy, DynamicBatchingOffRunsEachRequestAlone) {
   EXPECT_EQ(DecideBatch(config, Queue({9, 1}), kT0), BatchDecision::Dispatch(1, 4));
 }
 
+TEST(BatchPolicy, UnbatchableRequestRunsAloneAndEndsThePrefix) {
+  auto config = Config(8, {}, 1000000);
+  auto q = Queue({1, 2, 1});
+  q[0].batchable = false;
+  EXPECT_EQ(DecideBatch(config, q, kT0), BatchDecision::Dispatch(1, 1));
+  q[0].batchable = true;
+  q[1].batchable = false;  // the batch in front of it cannot grow: leaves now
+  EXPECT_EQ(DecideBatch(config, q, kT0), BatchDecision::Dispatch(1, 1));
+  q[0].images = 12;  // unbatchable or not, an oversized head is chunked
+  q[0].batchable = false;
+  EXPECT_EQ(DecideBatch(config, q, kT0), BatchDecision::Dispatch(1, 8));
+}
+
 TEST(BatchPolicy, WaitWakesForEarliestDeadline) {
   auto config = Config(8, {}, 1000);
   auto q = Queue({1, 1});

@@ -206,6 +206,61 @@ TEST(Batcher, DynamicBatchingOffRunsEachRequestAlone) {
   EXPECT_EQ(h.engines[0]->batch_sizes(), (std::vector<int>{1, 1, 1, 4, 2}));
 }
 
+TEST(Batcher, PerRequestBatchingOptOutSharesTheEngines) {
+  Harness h = Make(Config(8), RealClock::Instance());
+  Gate gate;
+  h.engines[0]->set_hook([&](int) { return gate.Pass(); });
+  auto f0 = h.batcher->Submit(Images(0, 1), 1);
+  gate.WaitEntered(1);
+  SubmitOptions alone;
+  alone.allow_batching = false;
+  auto a = h.batcher->Submit(Images(1, 1), 1);
+  auto b = h.batcher->Submit(Images(2, 2), 2, alone);
+  auto c = h.batcher->Submit(Images(4, 1), 1);
+  auto d = h.batcher->Submit(Images(5, 1), 1);
+  gate.Open();
+  ASSERT_TRUE(f0.get().ok());
+  EXPECT_EQ(a.get()->batch_size, 1);
+  StatusOr<BatchResult> rb = b.get();
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(rb->batch_size, 2);
+  EXPECT_EQ(rb->embeddings, Expected(2, 2));
+  EXPECT_EQ(c.get()->batch_size, 2);
+  EXPECT_EQ(d.get()->embeddings, Expected(5, 1));
+  EXPECT_EQ(h.engines[0]->batch_sizes(), (std::vector<int>{1, 1, 2, 2}));
+}
+
+TEST(Batcher, PerRequestStatsSplitAMixedBatchByModel) {
+  metrics::ModelStats fallback("default", "1", 32), m1("m1", "1", 32), m2("m2", "1", 32);
+  Harness h = Make(Config(32), RealClock::Instance(), &fallback);
+  Gate gate;
+  h.engines[0]->set_hook([&](int) { return gate.Pass(); });
+  auto f0 = h.batcher->Submit(Images(0, 1), 1);
+  gate.WaitEntered(1);
+  SubmitOptions o1, o2;
+  o1.stats = &m1;
+  o2.stats = &m2;
+  std::vector<std::future<StatusOr<BatchResult>>> futures;
+  for (int i = 0; i < 2; ++i) futures.push_back(h.batcher->Submit(Images(1 + i, 1), 1, o1));
+  for (int i = 0; i < 3; ++i) futures.push_back(h.batcher->Submit(Images(3 + i, 2), 2, o2));
+  EXPECT_EQ(m2.Snapshot().pending_request_count, 3);
+  gate.Open();
+  ASSERT_TRUE(f0.get().ok());
+  for (auto& f : futures) ASSERT_TRUE(f.get().ok());
+  EXPECT_EQ(h.engines[0]->batch_sizes(), (std::vector<int>{1, 8}));
+  metrics::ModelStatsSnapshot s0 = fallback.Snapshot(), s1 = m1.Snapshot(), s2 = m2.Snapshot();
+  EXPECT_EQ(s0.success.count, 1u);
+  EXPECT_EQ(s1.success.count, 2u);
+  EXPECT_EQ(s2.success.count, 3u);
+  EXPECT_EQ(s1.inference_count, 2u);
+  EXPECT_EQ(s2.inference_count, 6u);
+  EXPECT_EQ(s1.execution_count, 1u);
+  EXPECT_EQ(s2.execution_count, 1u);
+  ASSERT_EQ(s2.batch_stats.size(), 1u);
+  EXPECT_EQ(s2.batch_stats[0].batch_size, 6);
+  EXPECT_EQ(s1.pending_request_count + s2.pending_request_count + s0.pending_request_count, 0);
+}
+
 TEST(Batcher, QueueFullRejectsAtOnce) {
   BatcherConfig config = Config(32);
   config.max_queue_size = 3;
