@@ -25,9 +25,12 @@ std::string JsonParseError(simdjson::error_code code) {
 Status FlattenData(element e, InputTensor& t, bool want_fp32, bool want_bytes, int depth) {
   if (depth > 64) return InvalidArgumentError("tensor data for input '" + t.name + "' is nested too deeply");
   switch (e.type()) {
-    case element_type::ARRAY:
-      for (element child : e.get_array().value_unsafe()) RETURN_IF_ERROR(FlattenData(child, t, want_fp32, want_bytes, depth + 1));
+    case element_type::ARRAY: {
+      simdjson::dom::array array;
+      if (e.get_array().get(array)) return InvalidArgumentError("unable to parse 'data' of input '" + t.name + "'");
+      for (element child : array) RETURN_IF_ERROR(FlattenData(child, t, want_fp32, want_bytes, depth + 1));
       return Status::Ok();
+    }
     case element_type::DOUBLE:
     case element_type::INT64:
     case element_type::UINT64: {

@@ -160,7 +160,7 @@ TEST(LifecycleTest, MetricsUseTritonNamesAndCountRestToo) {
   EXPECT_NE(text.find("nv_inference_request_success{model=\"openclip_vit_b32\",version=\"1\"} 2"), std::string::npos)
       << text;
   EXPECT_NE(text.find("nv_inference_queue_duration_us{model=\"openclip_vit_b32\",version=\"1\"}"), std::string::npos);
-  EXPECT_NE(text.find("clipserve_http_requests_total{api=\"rest\",code=\"200\",route=\"/embed/base64\"} 1"),
+  EXPECT_NE(text.find("clipserve_http_requests_total{api=\"rest\",route=\"/embed/base64\",code=\"200\"} 1"),
             std::string::npos)
       << text;
 }
