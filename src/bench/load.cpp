@@ -84,7 +84,7 @@ void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const Se
     for (std::int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
       const SteadyTime t0 = clock.Now();
       SendOutcome o = send(w, i);
-      const SteadyTime t1 = clock.Now();
+      const SteadyTime t1 = o.response_time.value_or(clock.Now());
       if (o.failure == FailureKind::kNone) {
         r.latencies_ms.push_back(Ms(t1 - t0));
       } else {
@@ -146,7 +146,7 @@ void RunOpenLoop(const std::vector<Nanoseconds>& offsets, int workers, Nanosecon
       r.send_lag_ms.push_back(Ms(lag));
       if (lag > late_threshold) ++r.late;
       SendOutcome o = send(w, i);
-      const SteadyTime done = clock.Now();
+      const SteadyTime done = o.response_time.value_or(clock.Now());
       if (o.failure == FailureKind::kNone) {
         r.latencies_ms.push_back(Ms(done - due));  // from the schedule, not from the send
         r.service_ms.push_back(Ms(done - sent));

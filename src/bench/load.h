@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct SendOutcome {
   FailureKind failure = FailureKind::kNone;
   int http_status = 0;
   std::string detail;
+  // When the response was complete, if the send went on to validate it:
+  // latency stops here, so client-side parsing is not charged to the server.
+  std::optional<SteadyTime> response_time;
 };
 
 // send(worker_index, request_index): performs one request, blocking.
