@@ -148,6 +148,8 @@ class Progress {
   void Update(std::size_t done) {
     if (!enabled_) return;
     const double s = Seconds();
+    if (done < total_ && s - last_shown_s_ < 0.1) return;  // at most ~10 redraws per second
+    last_shown_s_ = s;
     std::fprintf(stderr, "\rclip-embed: %zu/%zu images  %.1f img/s ", done, total_, s > 0 ? done / s : 0.0);
     shown_ = true;
   }
@@ -163,6 +165,7 @@ class Progress {
   std::size_t total_;
   bool enabled_;
   bool shown_ = false;
+  double last_shown_s_ = -1;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

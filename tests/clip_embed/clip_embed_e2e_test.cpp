@@ -147,6 +147,7 @@ TEST_F(ClipEmbedTest, DirectoryToNpySortedNormalizedMatchesEngine) {
   Result r = Run(std::string(kTiny) + "--batch-size 2 -o " + P("out.npy") + " " + P("images"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("wrote [5, 32] embeddings"));
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << "progress shown although stderr is not a terminal";
   Npy npy = ReadNpy(P("out.npy"));
   ASSERT_EQ(npy.shape, (std::vector<std::int64_t>{5, 32}));
   const auto expected = Expected(images_);

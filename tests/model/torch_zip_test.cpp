@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <caffe2/serialize/inline_container.h>
+
 #include "model/torch_zip.h"
 #include "model/weights.h"
 #include "test_files.h"
@@ -162,6 +164,77 @@ TEST_F(TorchZipTest, ErrorsNameTheProblem) {
   const std::string nodict = Path("ints.pt");
   WriteFile(nodict, std::string(bytes.begin(), bytes.end()));
   EXPECT_THAT(LoadWeights(nodict, Tiny()).status().message(), HasSubstr("state_dict"));
+}
+
+// Archives with a hand-written data.pkl, to reach the unpickler's checks.
+class HandMadePickleTest : public TorchZipTest {
+ protected:
+  std::string Archive(const std::string& name, const std::string& pickle,
+                      const std::map<std::string, std::string>& records = {}) {
+    const std::string path = Path(name);
+    caffe2::serialize::PyTorchStreamWriter writer(path);
+    writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+    for (const auto& [key, bytes] : records) writer.writeRecord(key, bytes.data(), bytes.size());
+    writer.writeEndOfFile();
+    return path;
+  }
+  std::string Error(const std::string& pickle, const std::map<std::string, std::string>& records = {}) {
+    auto r = ReadTorchZip(Archive("hand.pt", pickle, records));
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? "" : r.status().message();
+  }
+  // Raw bytes; ASCII parts are appended as separate strings.
+  static std::string B(std::initializer_list<int> bytes) {
+    std::string out;
+    for (int b : bytes) out += static_cast<char>(b);
+    return out;
+  }
+  // BINUNICODE: opcode 'X', 4-byte little-endian length, UTF-8.
+  static std::string Str(const std::string& text) {
+    std::string out = "X";
+    out += B({static_cast<int>(text.size()), 0, 0, 0});
+    return out + text;
+  }
+  // {"w": tensor(storage '0' FloatStorage numel, offset, size, stride)} in protocol 2.
+  static std::string TensorDict(int numel, int offset, int size, int stride) {
+    return B({0x80, 2}) + "}" + Str("w") + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(" + Str("storage") +
+           "ctorch\nFloatStorage\n" + Str("0") + Str("cpu") + "K" + B({numel}) + "tQ" + "K" + B({offset}) +
+           "K" + B({size}) + B({0x85}) + "K" + B({stride}) + B({0x85, 0x89}) + "ccollections\nOrderedDict\n)R" +
+           "tRs.";
+  }
+};
+
+TEST_F(HandMadePickleTest, MinimalTensorDictLoads) {
+  const float values[4] = {1.5f, -2.0f, 3.25f, 4.0f};
+  auto r = ReadTorchZip(Archive("ok.pt", TensorDict(4, 1, 2, 2),
+                                {{"data/0", std::string(reinterpret_cast<const char*>(values), sizeof values)}}));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // offset 1, size 2, stride 2 -> elements 1 and 3.
+  const torch::Tensor& w = r->tensors.at("w");
+  ASSERT_EQ(w.numel(), 2);
+  EXPECT_EQ(w[0].item<float>(), -2.0f);
+  EXPECT_EQ(w[1].item<float>(), 4.0f);
+}
+
+TEST_F(HandMadePickleTest, MalformedPicklesGiveErrors) {
+  const std::string four_floats(16, '\0');
+  const std::string proto = B({0x80, 2});
+  EXPECT_THAT(Error(TensorDict(4, 0, 4, 1)), HasSubstr("lacks storage record data/0"));
+  EXPECT_THAT(Error(TensorDict(4, 0, 4, 1), {{"data/0", std::string(8, '\0')}}), HasSubstr("fewer than 4"));
+  EXPECT_THAT(Error(TensorDict(4, 2, 3, 1), {{"data/0", four_floats}}), HasSubstr("runs past its storage"));
+  std::string truncated = TensorDict(4, 0, 4, 1);
+  truncated.resize(truncated.size() - 12);
+  EXPECT_THAT(Error(truncated, {{"data/0", four_floats}}), HasSubstr("ends unexpectedly"));
+  EXPECT_THAT(Error(proto + B({0xff}) + "."), HasSubstr("unsupported pickle opcode 0xff"));
+  EXPECT_THAT(Error(proto + "h" + B({5}) + "."), HasSubstr("unknown memo entry"));
+  EXPECT_THAT(Error(proto + "X" + B({0xff, 0xff, 0xff, 0x7f}) + "abc."), HasSubstr("past the end"));
+  EXPECT_THAT(Error(proto + "0."), HasSubstr("empty stack"));
+  EXPECT_THAT(Error(proto + "K" + B({1}) + "K" + B({2}) + "."), HasSubstr("stack has 2 items"));
+  EXPECT_THAT(Error(proto + "}r" + B({0, 0, 0, 0x7f}) + "."), HasSubstr("memo index too large"));
+  EXPECT_THAT(Error(proto + "}."), HasSubstr("neither a state dict"));
+  // Unknown classes are inert: {"w": os.system("echo")} is an opaque value, never run.
+  EXPECT_THAT(Error(proto + "}" + Str("w") + "cos\nsystem\n" + Str("echo") + B({0x85}) + "Rs."),
+              HasSubstr("neither a state dict"));
 }
 
 }  // namespace
