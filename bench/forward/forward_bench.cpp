@@ -3,7 +3,10 @@
 //
 //   forward_bench [--model ViT-B-32] [--threads 2] [--batches 1,4,8,16,32]
 //                 [--dtypes fp32,bf16] [--backends onednn,onednn-unfused,aten]
-//                 [--min-seconds 3] [--peak-sizes 1024,2048,4096]
+//                 [--min-seconds 3] [--peak-sizes 1024,2048,4096] [--device cpu|cuda]
+//
+// On CUDA (LibTorch with CUDA): the peak is torch::mm's, the dtypes may
+// include fp16, and only the aten backend runs.
 //
 // 1. GEMM peak per dtype: C = A * B for square n x n matrices (2 n^3 FLOP),
 //    with oneDNN (B pre-packed: what a library can do at best) and with
@@ -11,6 +14,7 @@
 // 2. Forward of the model with deterministic random weights (real compute):
 //    img/s, ms per batch, GFLOP/s (model FLOPs / time) and % of the peak of
 //    the same dtype; batch 1 is also the single-image latency.
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <ATen/Parallel.h>
 
@@ -60,6 +64,7 @@ struct Args {
   std::vector<std::string> backends = {"onednn", "onednn-unfused", "aten"};
   double min_seconds = 3.0;
   std::vector<int> peak_sizes = {1024, 2048, 4096};
+  bool cuda = false;
 };
 
 Args Parse(int argc, char** argv) {
@@ -85,6 +90,7 @@ Args Parse(int argc, char** argv) {
     else if (k == "--backends") a.backends = Split(next());
     else if (k == "--min-seconds") a.min_seconds = std::stod(next());
     else if (k == "--peak-sizes") a.peak_sizes = ints(next());
+    else if (k == "--device") a.cuda = next() == "cuda";
     else {
       std::fprintf(stderr, "unknown flag %s (see the header of forward_bench.cpp)\n", k.c_str());
       std::exit(2);
@@ -143,11 +149,21 @@ double OneDnnGemmGflops(int n, bool bf16, double min_seconds) {
 }
 #endif
 
-double TorchGemmGflops(int n, bool bf16, double min_seconds) {
-  auto dt = bf16 ? torch::kBFloat16 : torch::kFloat;
-  torch::Tensor a = torch::rand({n, n}).to(dt), b = torch::rand({n, n}).to(dt), c = torch::empty({n, n}, dt);
+torch::ScalarType DtypeOf(const std::string& d) {
+  return d == "bf16" ? torch::kBFloat16 : d == "fp16" ? torch::kHalf : torch::kFloat;
+}
+
+double TorchGemmGflops(int n, torch::ScalarType dt, bool cuda, double min_seconds) {
+  const torch::Device dev = cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  torch::Tensor a = torch::rand({n, n}).to(dev, dt), b = torch::rand({n, n}).to(dev, dt),
+                c = torch::empty({n, n}, torch::TensorOptions().dtype(dt).device(dev));
   c10::InferenceMode guard;
-  const double sec = MedianSeconds([&] { torch::mm_out(c, a, b); }, min_seconds);
+  const double sec = MedianSeconds(
+      [&] {
+        torch::mm_out(c, a, b);
+        if (cuda) torch::cuda::synchronize();
+      },
+      min_seconds);
   return 2.0 * n * n * double(n) / sec / 1e9;
 }
 
@@ -172,9 +188,9 @@ int main(int argc, char** argv) {
     for (int n : args.peak_sizes) {
       double o = 0;
 #if BENCH_ONEDNN
-      o = OneDnnGemmGflops(n, bf16, args.min_seconds / 2);
+      if (!args.cuda && d != "fp16") o = OneDnnGemmGflops(n, bf16, args.min_seconds / 2);
 #endif
-      const double t = TorchGemmGflops(n, bf16, args.min_seconds / 2);
+      const double t = TorchGemmGflops(n, DtypeOf(d), args.cuda, args.min_seconds / 2);
       peak[d] = std::max({peak[d], o, t});
       std::printf("| %s | %d | %.1f | %.1f |\n", d.c_str(), n, o, t);
       std::fflush(stdout);
@@ -195,7 +211,8 @@ int main(int argc, char** argv) {
   for (const auto& backend : args.backends) {
     for (const auto& d : args.dtypes) {
       clipserve::model::VitOptions o;
-      o.dtype = d == "bf16" ? torch::kBFloat16 : torch::kFloat;
+      o.dtype = DtypeOf(d);
+      if (args.cuda) o.device = torch::Device(torch::kCUDA);
       o.backend = backend == "aten" ? VitBackend::kAten : VitBackend::kOneDnn;
       o.fused_attention = backend != "onednn-unfused";
       auto m = clipserve::model::VitModel::Create(cfg, clipserve::model::RandomWeights(cfg, 0), o);
