@@ -184,11 +184,10 @@ int main(int argc, char** argv) {
   std::printf("\n## GEMM peak (square n x n, %d threads), GFLOP/s\n", args.threads);
   std::printf("| dtype | n | oneDNN (packed B) | torch::mm |\n|---|---|---|---|\n");
   for (const auto& d : args.dtypes) {
-    const bool bf16 = d == "bf16";
     for (int n : args.peak_sizes) {
       double o = 0;
 #if BENCH_ONEDNN
-      if (!args.cuda && d != "fp16") o = OneDnnGemmGflops(n, bf16, args.min_seconds / 2);
+      if (!args.cuda && d != "fp16") o = OneDnnGemmGflops(n, d == "bf16", args.min_seconds / 2);
 #endif
       const double t = TorchGemmGflops(n, DtypeOf(d), args.cuda, args.min_seconds / 2);
       peak[d] = std::max({peak[d], o, t});

@@ -7,6 +7,8 @@
 // GEMMs reading q/k/v in place from the qkv buffer, and all activations
 // live in buffers reused across calls. The residual stream stays float32 in
 // both precisions; bf16 mode feeds the GEMMs bf16 and accumulates in fp32.
+// Compiled only with CLIPSERVE_HAVE_ONEDNN (src/model/CMakeLists.txt).
+#if defined(CLIPSERVE_HAVE_ONEDNN)
 #include <dnnl.hpp>
 #include <torch/torch.h>
 
@@ -319,3 +321,5 @@ std::unique_ptr<VitModel> MakeOneDnnVit(const VitConfig& config, VitWeights weig
 }
 
 }  // namespace clipserve::model::internal
+
+#endif  // CLIPSERVE_HAVE_ONEDNN
