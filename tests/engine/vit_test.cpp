@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,26 @@ INSTANTIATE_TEST_SUITE_P(Backends, VitTest,
                              default: return "OneDnnPrimitiveAttention";
                            }
                          });
+
+// Weights may be views of a read-only file mapping: building a model must
+// never write into the tensors it was given.
+TEST(VitCreate, LeavesInputTensorsUntouched) {
+  const auto c = TinyConfig();
+  const model::WeightMap original = model::RandomWeights(c, 3);
+  std::map<std::string, torch::Tensor> snapshot;
+  for (const auto& [name, t] : original) snapshot[name] = t.clone();
+  for (VitBackend backend : {VitBackend::kAten, VitBackend::kOneDnn}) {
+    if (backend == VitBackend::kOneDnn && !model::OneDnnCompiledIn()) continue;
+    for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+      model::VitOptions o;
+      o.backend = backend;
+      o.dtype = dtype;
+      auto m = model::VitModel::Create(c, original, o);  // a copy of the map: same storages
+      ASSERT_TRUE(m.ok()) << m.status().ToString();
+    }
+  }
+  for (const auto& [name, t] : original) EXPECT_TRUE(torch::equal(t, snapshot.at(name))) << name;
+}
 
 TEST(VitCreate, RejectsFp16OnCpuAndBadWeights) {
   const auto c = TinyConfig();
