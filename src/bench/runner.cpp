@@ -1,0 +1,445 @@
+#include "bench/runner.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "bench/http_session.h"
+#include "bench/load.h"
+#include "bench/server_process.h"
+
+namespace clipserve::bench {
+
+std::string IsoTimestampNow() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us));
+  return std::string(buf) + frac;
+}
+
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+double MsSince(SteadyTime t0, SteadyTime t1) { return std::chrono::duration<double, std::milli>(t1 - t0).count(); }
+
+// Progress line on stderr, only when stderr is a terminal: "[concurrent] 120/200 47.3 req/s".
+class ProgressLine {
+ public:
+  ProgressLine(bool enabled, std::string phase, Progress& p) : phase_(std::move(phase)), p_(p) {
+    if (!enabled || !isatty(STDERR_FILENO)) return;
+    thread_ = std::thread([this] {
+      const auto start = std::chrono::steady_clock::now();
+      while (!stop_.load()) {
+        std::this_thread::sleep_for(Ms(200));
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const auto done = p_.done.load();
+        std::fprintf(stderr, "\r[%s] %lld/%lld  %.1f req/s   ", phase_.c_str(), static_cast<long long>(done),
+                     static_cast<long long>(p_.total.load()), s > 0 ? done / s : 0.0);
+        std::fflush(stderr);
+      }
+      std::fprintf(stderr, "\r%*s\r", 60, "");
+    });
+  }
+  ~ProgressLine() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::string phase_;
+  Progress& p_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class BackendRunner {
+ public:
+  BackendRunner(const BenchConfig& cfg, const std::string& backend, const RunInputs& inputs, std::ostream& log)
+      : cfg_(cfg), inputs_(inputs), log_(log) {
+    run_.backend = backend;
+    run_.url = backend == "triton" ? cfg.triton_url : cfg.pytorch_url;
+    timeout_ = Ms(static_cast<long long>(std::llround(cfg.timeout_s * 1000)));
+  }
+
+  BackendRun Run() {
+    auto ep = ParseUrl(run_.url);
+    if (!ep.ok()) return Fail("setup", ep.status().message());
+    endpoint_ = *ep;
+    if (run_.backend == "triton" && !cfg_.triton_metrics_url.empty()) {
+      auto mep = ParseUrl(cfg_.triton_metrics_url);
+      if (mep.ok()) metrics_endpoint_ = *mep;
+      else run_.server_metrics_error = mep.status().message();
+    }
+    if (!MakeProtocol()) return std::move(run_);
+    if (!cfg_.server_cmd.empty() && !LaunchServer()) {
+      Finish();
+      return std::move(run_);
+    }
+    ResolveProtocolDetails();
+    if (!BuildRequests()) {
+      Finish();
+      return std::move(run_);
+    }
+    MeasureFirstRequest();
+    FetchServerInfo();
+    RunProbes();
+    RunTimedPhases();
+    Finish();
+    return std::move(run_);
+  }
+
+ private:
+  BackendRun Fail(const std::string& phase, const std::string& msg) {
+    Note(phase, msg);
+    return std::move(run_);
+  }
+  void Note(const std::string& phase, const std::string& msg) {
+    run_.failures.push_back(phase + ": " + msg);
+    log_ << "  ! " << run_.backend << " " << phase << ": " << msg << "\n";
+  }
+
+  bool MakeProtocol() {
+    if (run_.backend == "pytorch") {
+      auto in = ParsePytorchInput(cfg_.pytorch_input);
+      if (!in.ok()) return Fail("setup", in.status().message()), false;
+      protocol_ = MakeRestProtocol(*in);
+    } else {
+      auto in = ParseTritonInput(cfg_.triton_input);
+      if (!in.ok()) return Fail("setup", in.status().message()), false;
+      triton_input_ = *in;
+      run_.model = *in == TritonInput::kImageBytes ? cfg_.triton_model + "_image" : cfg_.triton_model;
+      protocol_ = MakeKserveProtocol(*in, cfg_.triton_model);
+    }
+    run_.protocol = protocol_->Describe();
+    return true;
+  }
+
+  // Polls `path` until it answers 2xx; returns elapsed ms since exec.
+  std::optional<double> PollUntilOk(const std::string& path, SteadyTime deadline) {
+    HttpSession s(endpoint_, Ms(1000));
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (server_ && !server_->Alive()) return std::nullopt;
+      auto r = s.Get(path);
+      const auto now = std::chrono::steady_clock::now();
+      if (r.failure == FailureKind::kNone) return MsSince(server_->exec_time(), now);
+      std::this_thread::sleep_for(Ms(5));
+    }
+    return std::nullopt;
+  }
+
+  bool LaunchServer() {
+    run_.cold_start.warm_server = false;
+    auto p = ServerProcess::Start(cfg_.server_cmd, cfg_.server_log);
+    if (!p.ok()) {
+      run_.cold_start.error = p.status().message();
+      Note("cold_start", run_.cold_start.error);
+      return false;
+    }
+    server_ = std::move(*p);
+    const auto deadline = server_->exec_time() +
+                          Ms(static_cast<long long>(cfg_.server_ready_timeout_s * 1000));
+    run_.cold_start.exec_to_live_ms = PollUntilOk(protocol_->LivePath(), deadline);
+    if (run_.cold_start.exec_to_live_ms) run_.cold_start.exec_to_ready_ms = PollUntilOk(protocol_->ReadyPath(), deadline);
+    if (!run_.cold_start.exec_to_ready_ms) {
+      run_.cold_start.error = server_->Alive() ? "server not ready within " + std::to_string(cfg_.server_ready_timeout_s) + " s"
+                                               : "server " + server_->exit_description() + " before becoming ready";
+      Note("cold_start", run_.cold_start.error);
+      return false;
+    }
+    return true;
+  }
+
+  // image-bytes: the BYTES input's rank comes from the model metadata, so
+  // a real Triton model declared with dims [1] (shape [-1,1]) also works.
+  void ResolveProtocolDetails() {
+    if (run_.backend != "triton" || triton_input_ != TritonInput::kImageBytes) return;
+    HttpSession s(endpoint_, timeout_);
+    auto r = s.Get("/v2/models/" + run_.model);
+    if (r.failure != FailureKind::kNone) return;
+    auto j = nlohmann::json::parse(r.response.body, nullptr, false);
+    if (j.is_object() && j.contains("inputs") && j["inputs"].is_array() && !j["inputs"].empty()) {
+      const auto& shape = j["inputs"][0].value("shape", nlohmann::json::array());
+      if (shape.is_array() && !shape.empty()) {
+        protocol_ = MakeKserveProtocol(triton_input_, cfg_.triton_model, static_cast<int>(shape.size()));
+      }
+    }
+  }
+
+  bool BuildRequests() {
+    if (inputs_.images.empty()) return Fail("setup", "no input images"), false;
+    const std::size_t pool = inputs_.images.size();
+    for (std::size_t i = 0; i < pool; ++i) {
+      const InputImage* img = &inputs_.images[i];
+      auto req = protocol_->Build(std::span<const InputImage* const>(&img, 1));
+      if (!req.ok()) return Fail("setup", req.status().message()), false;
+      singles_.push_back(std::move(*req));
+    }
+    return true;
+  }
+
+  SendOutcome SendChecked(HttpSession& s, const PreparedRequest& req, Embeddings* out = nullptr) {
+    SendResult r = s.Post(req);
+    const SteadyTime t = std::chrono::steady_clock::now();
+    if (r.failure != FailureKind::kNone) return {r.failure, r.response.status, r.detail, t};
+    auto e = protocol_->Parse(r.response, req.images);
+    if (!e.ok()) return {FailureKind::kBadResponse, r.response.status, e.status().message(), t};
+    if (out) *out = std::move(*e);
+    return {FailureKind::kNone, r.response.status, "", t};
+  }
+
+  void MeasureFirstRequest() {
+    HttpSession s(endpoint_, timeout_);  // fresh connection: connect is part of a first request
+    const SteadyTime t0 = std::chrono::steady_clock::now();
+    SendOutcome o = SendChecked(s, singles_[0]);
+    if (o.failure == FailureKind::kNone) {
+      run_.cold_start.first_request_ms = MsSince(t0, *o.response_time);
+    } else {
+      run_.cold_start.error = o.detail.empty() ? FailureKindName(o.failure) : o.detail;
+      Note("cold_start", run_.cold_start.error);
+    }
+  }
+
+  void FetchServerInfo() {
+    HttpSession s(endpoint_, timeout_);
+    for (const auto& path : protocol_->MetadataPaths()) {
+      auto r = s.Get(path);
+      if (r.failure == FailureKind::kNone) run_.server_info[path] = r.response.body;
+    }
+  }
+
+  void RunProbes() {
+    HttpSession s(endpoint_, timeout_);
+    for (const auto& probe : inputs_.probes) {
+      const InputImage* img = &probe;
+      auto req = protocol_->Build(std::span<const InputImage* const>(&img, 1));
+      if (!req.ok()) {
+        run_.probes.error = req.status().message();
+        break;
+      }
+      Embeddings e;
+      SendOutcome o = SendChecked(s, *req, &e);
+      if (o.failure != FailureKind::kNone) {
+        run_.probes.error = "probe " + probe.name + ": " + o.detail;
+        break;
+      }
+      run_.probes.ids.push_back(probe.name);
+      run_.probes.embeddings.emplace_back(e.values.begin(), e.values.begin() + e.dim);
+    }
+    if (!run_.probes.error.empty()) Note("parity_probes", run_.probes.error);
+  }
+
+  struct Counters {
+    std::optional<TritonModelCounters> stats, metrics;
+  };
+
+  Counters Scrape() {
+    Counters c;
+    if (run_.backend != "triton") return c;
+    if (auto path = protocol_->StatsPath()) {
+      HttpSession s(endpoint_, timeout_);
+      auto r = s.Get(*path);
+      if (r.failure == FailureKind::kNone) {
+        auto parsed = ParseTritonStats(r.response.body, run_.model);
+        if (parsed.ok()) c.stats = *parsed;
+      }
+    }
+    if (metrics_endpoint_) {
+      HttpSession s(*metrics_endpoint_, timeout_);
+      auto r = s.Get("");
+      if (r.failure == FailureKind::kNone) {
+        auto parsed = ParsePrometheusText(r.response.body);
+        c.metrics = ExtractTritonCounters(parsed.samples, run_.model);
+        run_.server_metrics_error.clear();
+      } else {
+        run_.server_metrics_error = "metrics scrape failed: " + r.detail;
+      }
+    }
+    return c;
+  }
+
+  static bool HasCounts(const std::optional<TritonModelCounters>& c) { return c && c->request_success.has_value(); }
+
+  template <typename Body>
+  void Phase(const std::string& name, int images_per_request, Body body) {
+    PhaseMeasurement m;
+    m.name = name;
+    m.images_per_request = images_per_request;
+    if (server_ && !server_->Alive()) {
+      m.error = "skipped: server " + server_->exit_description();
+      Note(name, m.error);
+      run_.phases.push_back(std::move(m));
+      return;
+    }
+    const Counters before = Scrape();
+    body(m);
+    const Counters after = Scrape();
+    if (HasCounts(before.stats) && HasCounts(after.stats)) {
+      m.server_delta = DiffCounters(*before.stats, *after.stats);
+      m.server_delta_source = "stats";
+    } else if (HasCounts(before.metrics) && HasCounts(after.metrics)) {
+      m.server_delta = DiffCounters(*before.metrics, *after.metrics);
+      m.server_delta_source = "metrics";
+    }
+    run_.client_cpu_total.user_s += m.client_cpu.user_s;
+    run_.client_cpu_total.system_s += m.client_cpu.system_s;
+    run_.requests_total += m.attempted;
+    if (m.attempted > 0 && m.latencies_ms.empty()) {
+      m.error = "all " + std::to_string(m.attempted) + " requests failed; first: " + m.errors.first_detail;
+      Note(name, m.error);
+    } else if (m.errors.total > 0) {
+      Note(name, std::to_string(m.errors.total) + " of " + std::to_string(m.attempted) +
+                     " requests failed; first: " + m.errors.first_detail);
+    }
+    log_ << "  " << run_.backend << " " << name << ": " << m.latencies_ms.size() << " ok, " << m.errors.total
+         << " failed\n";
+    run_.phases.push_back(std::move(m));
+  }
+
+  // Warm-up (untimed) then `iterations` sequential requests on one connection.
+  void Sequential(PhaseMeasurement& m, const std::vector<PreparedRequest>& reqs) {
+    HttpSession s(endpoint_, timeout_);
+    for (int i = 0; i < cfg_.warmup; ++i) (void)SendChecked(s, reqs[static_cast<std::size_t>(i) % reqs.size()]);
+    m.warmup = cfg_.warmup;
+    Progress progress;
+    ProgressLine line(cfg_.progress, run_.backend + " " + m.name, progress);
+    RunClosedLoop(1, cfg_.iterations, RealClock::Instance(),
+                  [&](int, std::int64_t i) { return SendChecked(s, reqs[static_cast<std::size_t>(i) % reqs.size()]); },
+                  m, &progress);
+  }
+
+  // Sessions are created and connected (one cheap GET each) before timing.
+  std::vector<std::unique_ptr<HttpSession>> ConnectedSessions(int n) {
+    std::vector<std::unique_ptr<HttpSession>> sessions;
+    for (int i = 0; i < n; ++i) {
+      sessions.push_back(std::make_unique<HttpSession>(endpoint_, timeout_));
+      (void)sessions.back()->Get(protocol_->LivePath());
+    }
+    return sessions;
+  }
+
+  void RunTimedPhases() {
+    Phase("single", 1, [&](PhaseMeasurement& m) { Sequential(m, singles_); });
+
+    auto sizes = ParseBatchSizes(cfg_.batch_sizes);
+    for (int n : sizes.ok() ? *sizes : std::vector<int>{}) {
+      std::vector<PreparedRequest> reqs;
+      const std::size_t pool = inputs_.images.size();
+      const int variants = singles_[0].body.size() * static_cast<std::size_t>(n) > (8u << 20) ? 1 : 2;
+      std::string build_error;
+      for (int v = 0; v < variants; ++v) {
+        std::vector<const InputImage*> imgs;
+        for (int j = 0; j < n; ++j) imgs.push_back(&inputs_.images[(static_cast<std::size_t>(v * n + j)) % pool]);
+        auto req = protocol_->Build(imgs);
+        if (!req.ok()) {
+          build_error = req.status().message();
+          break;
+        }
+        reqs.push_back(std::move(*req));
+      }
+      const std::string name = "batch_" + std::to_string(n);
+      if (reqs.empty()) {
+        PhaseMeasurement m;
+        m.name = name;
+        m.images_per_request = n;
+        m.error = "cannot build request: " + build_error;
+        Note(name, m.error);
+        run_.phases.push_back(std::move(m));
+        continue;
+      }
+      Phase(name, n, [&](PhaseMeasurement& m) { Sequential(m, reqs); });
+    }
+
+    if (cfg_.concurrent_requests > 0) {
+      Phase("concurrent", 1, [&](PhaseMeasurement& m) {
+        auto sessions = ConnectedSessions(cfg_.concurrency);
+        GpuSampler sampler(200);
+        sampler.Start();
+        Progress progress;
+        ProgressLine line(cfg_.progress, run_.backend + " concurrent", progress);
+        RunClosedLoop(cfg_.concurrency, cfg_.concurrent_requests, RealClock::Instance(),
+                      [&](int w, std::int64_t i) {
+                        return SendChecked(*sessions[static_cast<std::size_t>(w)],
+                                           singles_[static_cast<std::size_t>(i) % singles_.size()]);
+                      },
+                      m, &progress);
+        m.gpu_util = sampler.Stop();
+      });
+    }
+
+    if (cfg_.request_rate > 0) {
+      Phase("open_loop", 1, [&](PhaseMeasurement& m) {
+        const Arrival arrival = ParseArrival(cfg_.arrival).ok() ? *ParseArrival(cfg_.arrival) : Arrival::kPoisson;
+        const auto offsets = MakeArrivalOffsets(cfg_.request_rate, cfg_.duration_s, arrival, cfg_.seed);
+        m.open_loop.emplace();
+        m.open_loop->request_rate_per_s = cfg_.request_rate;
+        m.open_loop->duration_s = cfg_.duration_s;
+        m.open_loop->arrival = ArrivalName(arrival);
+        auto sessions = ConnectedSessions(cfg_.open_loop_workers);
+        GpuSampler sampler(200);
+        sampler.Start();
+        Progress progress;
+        ProgressLine line(cfg_.progress, run_.backend + " open_loop", progress);
+        const auto late = std::chrono::duration_cast<Nanoseconds>(
+            std::chrono::duration<double, std::milli>(cfg_.late_threshold_ms));
+        RunOpenLoop(offsets, cfg_.open_loop_workers, late, RealClock::Instance(), RealSleepUntil,
+                    [&](int w, std::int64_t i) {
+                      return SendChecked(*sessions[static_cast<std::size_t>(w)],
+                                         singles_[static_cast<std::size_t>(i) % singles_.size()]);
+                    },
+                    m, &progress);
+        m.gpu_util = sampler.Stop();
+      });
+    }
+  }
+
+  void Finish() {
+    if (run_.backend == "triton" && metrics_endpoint_ && (!server_ || server_->Alive())) {
+      Counters c = Scrape();
+      if (c.metrics) run_.server_metrics = c.metrics;
+    }
+    if (run_.backend == "triton" && !run_.server_metrics && run_.server_metrics_error.empty()) {
+      run_.server_metrics_error = "metrics not reachable";
+    }
+    if (server_) {
+      const bool was_alive = server_->Alive();
+      server_->Stop();
+      run_.server_exit = was_alive ? "stopped by the runner" : server_->exit_description();
+      server_.reset();
+    }
+  }
+
+  const BenchConfig& cfg_;
+  const RunInputs& inputs_;
+  std::ostream& log_;
+  BackendRun run_;
+  Endpoint endpoint_;
+  std::optional<Endpoint> metrics_endpoint_;
+  Ms timeout_{60000};
+  std::unique_ptr<Protocol> protocol_;
+  TritonInput triton_input_ = TritonInput::kTensor;
+  std::unique_ptr<ServerProcess> server_;
+  std::vector<PreparedRequest> singles_;
+};
+
+}  // namespace
+
+BackendRun RunBackend(const BenchConfig& config, const std::string& backend, const RunInputs& inputs,
+                      std::ostream& log) {
+  return BackendRunner(config, backend, inputs, log).Run();
+}
+
+}  // namespace clipserve::bench

@@ -1,0 +1,79 @@
+#include "bench/server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace clipserve::bench {
+
+StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& command,
+                                                               const std::string& log_path) {
+  int log_fd = -1;
+  if (!log_path.empty()) {
+    log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) return UnavailableError("cannot open server log '" + log_path + "': " + std::strerror(errno));
+  }
+  const SteadyTime t = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    if (log_fd >= 0) close(log_fd);
+    return UnavailableError(std::string("fork failed: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (log_fd >= 0) {
+      dup2(log_fd, STDOUT_FILENO);
+      dup2(log_fd, STDERR_FILENO);
+    }
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also from the parent: no race with an early Stop()
+  if (log_fd >= 0) close(log_fd);
+  return std::unique_ptr<ServerProcess>(new ServerProcess(pid, t));
+}
+
+ServerProcess::~ServerProcess() { Stop(std::chrono::milliseconds(3000)); }
+
+bool ServerProcess::Alive() {
+  if (exited_) return false;
+  int status = 0;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  exited_ = true;
+  if (r == pid_) {
+    if (WIFEXITED(status)) exit_description_ = "exited with status " + std::to_string(WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) exit_description_ = "killed by signal " + std::to_string(WTERMSIG(status));
+  } else {
+    exit_description_ = "no longer a child process";
+  }
+  return false;
+}
+
+void ServerProcess::Stop(std::chrono::milliseconds grace) {
+  if (!Alive()) {
+    kill(-pid_, SIGKILL);  // stragglers the shell left in the group, if any
+    return;
+  }
+  kill(-pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!Alive()) {
+      kill(-pid_, SIGKILL);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  exited_ = true;
+  exit_description_ = "killed after " + std::to_string(grace.count()) + " ms grace";
+}
+
+}  // namespace clipserve::bench
