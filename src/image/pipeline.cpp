@@ -2,6 +2,7 @@
 // to S as Pillow does for that mode, center-crop, convert("RGB"); plus the
 // float conversions. See image.h for the contract and DESIGN §2 for the order.
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -283,7 +284,8 @@ RgbImage ResizeCropToRgb(Decoded& d, const PreprocessOptions& options) {
 
 void ToUnitChw(const RgbImage& image, std::span<float> out) {
   const size_t plane = static_cast<size_t>(image.width) * image.height;
-  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;
+  assert(out.size() >= 3 * plane && image.data.size() >= 3 * plane);
+  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;  // contract violation: write nothing
   const std::uint8_t* src = image.data.data();
   for (int c = 0; c < 3; ++c) {
     float* o = out.data() + c * plane;
@@ -293,7 +295,8 @@ void ToUnitChw(const RgbImage& image, std::span<float> out) {
 
 void ToNormalizedChw(const RgbImage& image, std::span<float> out) {
   const size_t plane = static_cast<size_t>(image.width) * image.height;
-  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;
+  assert(out.size() >= 3 * plane && image.data.size() >= 3 * plane);
+  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;  // contract violation: write nothing
   const std::uint8_t* src = image.data.data();
   for (int c = 0; c < 3; ++c) {
     float* o = out.data() + c * plane;
