@@ -3,11 +3,15 @@
 // resize + crop + convert + to-float, plus the end-to-end call.
 //
 //   build/bench/image/image_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   build/bench/image/image_bench --write_jpeg=/tmp/bench1080p.jpg --benchmark_filter=EndToEnd &&
+//     /usr/bin/python3 bench/image/pillow_baseline.py /tmp/bench1080p.jpg
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -130,4 +134,24 @@ BENCHMARK(BM_Jpeg1080p_EndToEnd)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace clipserve::image
 
-BENCHMARK_MAIN();
+// Extra flag: --write_jpeg=PATH writes the benchmark's 1080p JPEG (for
+// bench/image/pillow_baseline.py, which times Pillow on the same bytes).
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--write_jpeg=", 0) == 0) {
+      const auto& jpeg = clipserve::image::Jpeg1080p();
+      std::ofstream(arg.substr(13), std::ios::binary)
+          .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
