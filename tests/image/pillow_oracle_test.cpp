@@ -233,6 +233,37 @@ class PillowOracle : public ::testing::Test {
     return compared;
   }
 
+  // Runs Pillow on `files` (S = 224) and checks that we accept exactly the
+  // files it accepts, with the same pixels. Returns {accepted, refused}.
+  std::pair<int, int> CompareVerdicts(const std::vector<std::string>& files) {
+    std::string cmd = std::string(kPython) + " " + Helper() + " reference 224 0";
+    for (const auto& f : files) cmd += " '" + f + "'";
+    int rc = 0;
+    const std::string out = RunCommand(cmd, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    std::istringstream lines(out);
+    std::string line;
+    int accepted = 0, refused = 0;
+    while (std::getline(lines, line)) {
+      std::istringstream ls(line);
+      std::string verdict, path;
+      ls >> verdict >> path;
+      auto ours = DecodeAndPrepare(ReadFile(path), PreprocessOptions{});
+      EXPECT_EQ(ours.ok(), verdict == "ok") << fs::path(path).filename() << ": Pillow says " << line
+                                            << "; we say " << (ours.ok() ? "ok" : ours.status().ToString());
+      if (verdict == "ok") {
+        ++accepted;
+        if (ours.ok()) {
+          EXPECT_EQ(ours->data, ReadFile(path + ".224.rgb")) << path << " decodes to different pixels";
+        }
+      } else {
+        ++refused;
+      }
+    }
+    EXPECT_EQ(accepted + refused, static_cast<int>(files.size()));
+    return {accepted, refused};
+  }
+
   std::vector<std::string> Files(const std::string& contains = "") const {
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(dir_)) {
@@ -292,31 +323,38 @@ TEST_F(PillowOracle, TruncatedFilesAcceptedOrRefusedLikePillow) {
       files.push_back(out.string());
     }
   }
-  std::string cmd = std::string(kPython) + " " + Helper() + " reference 224 0";
-  for (const auto& f : files) cmd += " '" + f + "'";
-  int rc = 0;
-  const std::string out = RunCommand(cmd, &rc);
-  ASSERT_EQ(rc, 0) << out;
-  std::istringstream lines(out);
-  std::string line;
-  int accepted = 0, refused = 0;
-  while (std::getline(lines, line)) {
-    std::istringstream ls(line);
-    std::string verdict, path;
-    ls >> verdict >> path;
-    auto ours = DecodeAndPrepare(ReadFile(path), PreprocessOptions{});
-    EXPECT_EQ(ours.ok(), verdict == "ok") << fs::path(path).filename() << ": Pillow says " << line
-                                          << "; we say " << (ours.ok() ? "ok" : ours.status().ToString());
-    if (verdict == "ok") {
-      ++accepted;
-      if (ours.ok()) {
-        EXPECT_EQ(ours->data, ReadFile(path + ".224.rgb")) << path;
-      }
-    } else {
-      ++refused;
-    }
-  }
+  const auto [accepted, refused] = CompareVerdicts(files);
   std::printf("truncated files: Pillow accepted %d, refused %d\n", accepted, refused);
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
+}
+
+// Damaged files (random bytes overwritten, often in the headers): accepted
+// or refused as Pillow does, and when accepted, the same pixels.
+TEST_F(PillowOracle, CorruptedFilesAcceptedOrRefusedLikePillow) {
+  std::mt19937 rng(2024);
+  std::vector<std::vector<std::uint8_t>> samples;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(CLIPSERVE_SOURCE_DIR) / "data" / "samples")) {
+    samples.push_back(ReadFile(e.path()));
+    names.push_back(e.path().filename().string());
+  }
+  std::vector<std::string> files;
+  for (int i = 0; i < 240; ++i) {
+    const size_t which = static_cast<size_t>(i) % samples.size();
+    std::vector<std::uint8_t> b = samples[which];
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < flips; ++k) {
+      const size_t span = (i % 2 == 0) ? std::min<size_t>(b.size(), 500) : b.size();
+      b[rng() % span] = static_cast<std::uint8_t>(rng());
+    }
+    const fs::path out = dir_ / ("corrupt" + std::to_string(i) + "_" + names[which]);
+    std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
+                                               static_cast<std::streamsize>(b.size()));
+    files.push_back(out.string());
+  }
+  const auto [accepted, refused] = CompareVerdicts(files);
+  std::printf("corrupted files: Pillow accepted %d, refused %d\n", accepted, refused);
   EXPECT_GT(accepted, 0);
   EXPECT_GT(refused, 0);
 }
