@@ -39,6 +39,7 @@ struct WorkerResult {
   std::vector<double> send_lag_ms;
   std::vector<double> service_ms;
   std::int64_t late = 0;
+  std::int64_t attempted = 0;
   ErrorTally errors;
 };
 
@@ -74,15 +75,17 @@ void Merge(std::vector<WorkerResult>& results, PhaseMeasurement& out) {
 }  // namespace
 
 void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const SendFn& send,
-                   PhaseMeasurement& out, Progress* progress) {
+                   PhaseMeasurement& out, Progress* progress, std::optional<SteadyTime> deadline) {
   std::atomic<std::int64_t> next{0};
   if (progress) progress->total = total;
   const auto cpu0 = CpuTimes::Now();
   const SteadyTime start = clock.Now();
   auto results = RunWorkers(workers, [&](int w, WorkerResult& r) {
-    r.latencies_ms.reserve(static_cast<std::size_t>(total / std::max(workers, 1) + 1));
+    r.latencies_ms.reserve(static_cast<std::size_t>(std::min<std::int64_t>(total / std::max(workers, 1) + 1, 1 << 20)));
     for (std::int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
       const SteadyTime t0 = clock.Now();
+      if (deadline && t0 >= *deadline) break;
+      ++r.attempted;
       SendOutcome o = send(w, i);
       const SteadyTime t1 = o.response_time.value_or(clock.Now());
       if (o.failure == FailureKind::kNone) {
@@ -96,7 +99,8 @@ void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const Se
   out.wall_time_s = std::chrono::duration<double>(clock.Now() - start).count();
   const auto cpu1 = CpuTimes::Now();
   out.client_cpu = {cpu1.user_s - cpu0.user_s, cpu1.system_s - cpu0.system_s};
-  out.attempted = total;
+  out.attempted = 0;
+  for (const auto& r : results) out.attempted += r.attempted;
   out.concurrency = std::max(workers, 1);
   Merge(results, out);
 }

@@ -44,8 +44,10 @@ struct Progress {
 
 // Closed loop over `total` requests with `workers` threads (1 = sequential
 // on the calling thread). Fills latencies_ms, errors, attempted, wall_time_s.
+// With a `deadline`, no request starts after it (duration-bounded runs).
 void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const SendFn& send,
-                   PhaseMeasurement& out, Progress* progress = nullptr);
+                   PhaseMeasurement& out, Progress* progress = nullptr,
+                   std::optional<SteadyTime> deadline = std::nullopt);
 
 enum class Arrival { kConstant, kPoisson };
 const char* ArrivalName(Arrival a);
