@@ -21,7 +21,9 @@ BatchDecision DecideBatch(const BatcherConfig& config,
   // An oversized head runs alone in cap-sized chunks: nothing can join it,
   // and waiting cannot make the chunk bigger.
   if (queue.front().images >= cap) return BatchDecision::Dispatch(1, cap);
-  if (!config.dynamic_batching) return BatchDecision::Dispatch(1, queue.front().images);
+  if (!config.dynamic_batching || !queue.front().batchable) {
+    return BatchDecision::Dispatch(1, queue.front().images);
+  }
 
   // Walk the longest prefix that fits in cap, remembering the largest prefix
   // whose size is a preferred one (sizes only grow, so the last hit wins).
@@ -31,7 +33,7 @@ BatchDecision DecideBatch(const BatcherConfig& config,
   int best_preferred_requests = 0;
   bool cannot_grow = false;
   for (const PendingRequestView& r : queue) {
-    if (images + r.images > cap) {
+    if (images + r.images > cap || !r.batchable) {
       cannot_grow = true;
       break;
     }

@@ -12,8 +12,11 @@
 //    of the queue it runs in chunks of cap images. Other requests are never
 //    split: the candidate batch is the longest queue prefix whose images fit
 //    in cap.
-//  * Dynamic batching off: a batch is exactly the head request (or a
-//    cap-sized chunk of it), dispatched at once.
+//  * Dynamic batching off (config), or a request that does not allow
+//    batching (PendingRequestView::batchable false): such a request runs
+//    alone, as exactly one batch (or cap-sized chunks), dispatched as soon
+//    as it reaches the head; it also ends the prefix before it (the batch in
+//    front of it cannot grow by waiting).
 //  * If preferred sizes are set and some queue prefix has exactly a
 //    preferred size, the largest such prefix is dispatched at once (even if
 //    a larger, non-preferred batch could be formed); the rest waits.
@@ -42,6 +45,7 @@ struct PendingRequestView {
   SteadyTime enqueue_time{};    // when Submit accepted it
   SteadyTime deadline = SteadyTime::max();  // queue timeout; max() = none
   bool started = false;         // an earlier chunk was dispatched: never expires
+  bool batchable = true;        // false: never shares a batch with another request
 };
 
 struct BatchDecision {

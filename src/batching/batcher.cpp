@@ -13,6 +13,8 @@ struct Batcher::Request {
   SteadyTime enqueue_time{};
   SteadyTime deadline = SteadyTime::max();
   DoneCallback done;
+  bool batchable = true;
+  metrics::ModelStats* stats = nullptr;  // may be null
   // Guarded by Batcher::mu_.
   int dispatched_images = 0;
   int completed_images = 0;
@@ -115,7 +117,7 @@ std::future<StatusOr<BatchResult>> Batcher::Submit(std::vector<float> pixels, in
 
 void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions options,
                      DoneCallback done) {
-  metrics::ModelStats* stats = options_.stats;
+  metrics::ModelStats* stats = options.stats ? options.stats : options_.stats;
   auto reject = [&](metrics::FailureReason reason, Status st) {
     if (stats) stats->RecordFailure(reason, 0);
     done(std::move(st));
@@ -139,6 +141,8 @@ void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions op
   auto request = std::make_shared<Request>();
   request->pixels = std::move(pixels);
   request->num_images = num_images;
+  request->batchable = options.allow_batching;
+  request->stats = stats;
   request->result.num_images = num_images;
   request->result.embed_dim = embed_dim_;
   request->result.embeddings.resize(static_cast<std::size_t>(embed_dim_) * num_images);
@@ -171,6 +175,7 @@ void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions op
 void Batcher::WorkerLoop(int instance) {
   std::vector<PendingRequestView> views;
   std::vector<std::shared_ptr<Request>> expired;
+  Scratch scratch;
   std::unique_lock lock(mu_);
   while (!stop_) {
     const SteadyTime now = options_.clock->Now();
@@ -180,9 +185,9 @@ void Batcher::WorkerLoop(int instance) {
       for (auto& r : expired) {
         const long long waited_us = ElapsedUs(r->enqueue_time, now);
         const long long timeout_us = ElapsedUs(r->enqueue_time, r->deadline);
-        if (options_.stats) {
-          options_.stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
-          options_.stats->AddPending(-1);
+        if (r->stats) {
+          r->stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
+          r->stats->AddPending(-1);
         }
         r->done(DeadlineExceededError("request timed out in the queue after " +
                                       std::to_string(waited_us) + " us (queue timeout " +
@@ -196,7 +201,7 @@ void Batcher::WorkerLoop(int instance) {
     views.clear();
     for (const auto& r : queue_) {
       views.push_back({r->num_images - r->dispatched_images, r->enqueue_time, r->deadline,
-                       r->dispatched_images > 0});
+                       r->dispatched_images > 0, r->batchable});
     }
     BatcherConfig config = options_.config;
     if (draining_) config.max_queue_delay = Microseconds(0);  // drain without waiting
@@ -230,7 +235,7 @@ void Batcher::WorkerLoop(int instance) {
     lock.unlock();
     if (more) cv_.notify_one();  // another free instance may take the rest
     drained_cv_.notify_all();
-    RunBatch(instance, batch);
+    RunBatch(instance, batch, scratch);
     lock.lock();
   }
   lock.unlock();
@@ -251,7 +256,7 @@ void Batcher::FailExpiredLocked(SteadyTime now, std::vector<std::shared_ptr<Requ
   }
 }
 
-void Batcher::RunBatch(int instance, Batch& batch) {
+void Batcher::RunBatch(int instance, Batch& batch, Scratch& scratch) {
   const Clock& clock = *options_.clock;
   const int n = batch.num_images;
   const std::size_t dim = static_cast<std::size_t>(embed_dim_);
@@ -262,28 +267,27 @@ void Batcher::RunBatch(int instance, Batch& batch) {
   const SteadyTime start = clock.Now();
   std::span<const float> input;
   std::span<float> output;
-  std::vector<float> gathered;
-  std::vector<float> produced;
   if (whole_single) {
     input = batch.slices[0].request->pixels;
     output = batch.slices[0].request->result.embeddings;
   } else {
-    gathered.resize(floats_per_image_ * n);
-    float* dst = gathered.data();
+    // resize() only grows capacity once; later batches reuse the pages.
+    if (scratch.input.size() < floats_per_image_ * n) scratch.input.resize(floats_per_image_ * n);
+    if (scratch.output.size() < dim * n) scratch.output.resize(dim * n);
+    float* dst = scratch.input.data();
     for (const auto& s : batch.slices) {
       const std::size_t count = floats_per_image_ * s.num_images;
       std::memcpy(dst, s.request->pixels.data() + floats_per_image_ * s.first_image, count * sizeof(float));
       dst += count;
     }
-    produced.resize(dim * n);
-    input = gathered;
-    output = produced;
+    input = std::span<const float>(scratch.input.data(), floats_per_image_ * n);
+    output = std::span<float>(scratch.output.data(), dim * n);
   }
   const SteadyTime gathered_at = clock.Now();
   const Status status = engines_[instance]->Embed(input, n, output);
   const SteadyTime inferred_at = clock.Now();
   if (status.ok() && !whole_single) {
-    const float* src = produced.data();
+    const float* src = scratch.output.data();
     for (const auto& s : batch.slices) {
       std::memcpy(s.request->result.embeddings.data() + dim * s.first_image, src,
                   dim * s.num_images * sizeof(float));
@@ -294,7 +298,21 @@ void Batcher::RunBatch(int instance, Batch& batch) {
   const std::uint64_t input_ns = NsBetween(start, gathered_at);
   const std::uint64_t infer_ns = NsBetween(gathered_at, inferred_at);
   const std::uint64_t output_ns = NsBetween(inferred_at, end);
-  if (status.ok() && options_.stats) options_.stats->RecordExecution(n, input_ns, infer_ns, output_ns);
+  if (status.ok()) {
+    // One execution per model (stats object) present in the batch.
+    std::vector<std::pair<metrics::ModelStats*, int>> per_model;
+    for (const auto& s : batch.slices) {
+      if (!s.request->stats) continue;
+      auto it = std::find_if(per_model.begin(), per_model.end(),
+                             [&](const auto& p) { return p.first == s.request->stats; });
+      if (it == per_model.end()) {
+        per_model.emplace_back(s.request->stats, s.num_images);
+      } else {
+        it->second += s.num_images;
+      }
+    }
+    for (auto& [stats, images] : per_model) stats->RecordExecution(images, input_ns, infer_ns, output_ns);
+  }
 
   std::vector<std::pair<std::shared_ptr<Request>, StatusOr<BatchResult>>> finished;
   {
@@ -332,15 +350,16 @@ void Batcher::RunBatch(int instance, Batch& batch) {
   }
   const SteadyTime done_at = clock.Now();
   for (auto& [request, result] : finished) {
-    if (options_.stats) {
+    if (metrics::ModelStats* stats = request->stats) {
       const std::uint64_t request_ns = NsBetween(request->enqueue_time, done_at);
       if (result.ok()) {
-        options_.stats->RecordSuccess({request_ns, request->queue_ns, request->input_ns,
-                                       request->infer_ns, request->output_ns});
+        stats->RecordSuccess({request_ns, request->queue_ns, request->input_ns,
+                                       request->infer_ns, request->output_ns,
+                                       static_cast<std::uint64_t>(request->num_images)});
       } else {
-        options_.stats->RecordFailure(metrics::FailureReason::kBackend, request_ns);
+        stats->RecordFailure(metrics::FailureReason::kBackend, request_ns);
       }
-      options_.stats->AddPending(-1);
+      stats->AddPending(-1);
     }
     request->done(std::move(result));
   }
@@ -374,9 +393,9 @@ Status Batcher::Shutdown(Microseconds drain_timeout) {
   cv_.notify_all();
   const SteadyTime now = options_.clock->Now();
   for (auto& r : left) {
-    if (options_.stats) {
-      options_.stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
-      options_.stats->AddPending(-1);
+    if (r->stats) {
+      r->stats->RecordFailure(metrics::FailureReason::kRejected, NsBetween(r->enqueue_time, now));
+      r->stats->AddPending(-1);
     }
     r->done(UnavailableError("the server is shutting down: request not run before the drain timeout (" +
                              std::to_string(drain_timeout.count()) + " us)"));

@@ -71,6 +71,16 @@ struct SubmitOptions {
   // Queue timeout for this request; overrides config.default_queue_timeout
   // when config.allow_timeout_override. 0 = none. nullopt = the default.
   std::optional<Microseconds> queue_timeout;
+  // false: this request never shares a batch (it runs alone, split only if
+  // above max_batch_size), as with dynamic batching off, while other
+  // requests on the same Batcher are still packed. Lets one Batcher (one set
+  // of engines) serve a personality with batching off and one with it on.
+  bool allow_batching = true;
+  // Statistics for this request (e.g. per model when several models share
+  // the Batcher); null = BatcherOptions::stats. Not owned; must outlive the
+  // request's completion. Executions are recorded once per distinct stats
+  // object in a batch, with that model's image count as batch size.
+  metrics::ModelStats* stats = nullptr;
 };
 
 struct BatcherOptions {
@@ -128,10 +138,16 @@ class Batcher {
  private:
   struct Request;
   struct Batch;
+  // Per-worker gather/scatter buffers, kept across batches so a batch does
+  // not page-fault fresh megabytes (32 x 3x224x224 floats = 19 MB).
+  struct Scratch {
+    std::vector<float> input;
+    std::vector<float> output;
+  };
 
   Batcher(BatcherOptions options, std::vector<std::unique_ptr<engine::Engine>> engines);
   void WorkerLoop(int instance);
-  void RunBatch(int instance, Batch& batch);
+  void RunBatch(int instance, Batch& batch, Scratch& scratch);
   void FailExpiredLocked(SteadyTime now, std::vector<std::shared_ptr<Request>>* failed);
   void Complete(const std::shared_ptr<Request>& request, StatusOr<BatchResult> result);
 

@@ -1,69 +1,133 @@
-// JPEG decoding with libjpeg-turbo's TurboJPEG API, producing the mode
-// Pillow opens: "L" for grayscale, "CMYK" (inverted, as Pillow's "CMYK;I"
-// raw mode) for 4-component files, "RGB" otherwise. Accurate IDCT and fancy
-// upsampling (the library defaults, same as Pillow's libjpeg use).
-#include <turbojpeg.h>
-
+// JPEG decoding with libjpeg-turbo's libjpeg API, producing the mode Pillow
+// opens: "L" for grayscale, "CMYK" (inverted, as Pillow's "CMYK;I" raw
+// mode) for 4-component files, "RGB" otherwise. Accurate integer IDCT and
+// fancy upsampling: the library defaults, which Pillow also uses, so pixels
+// are identical. The libjpeg API (rather than TurboJPEG) lets us tell a
+// truncated file apart from one that only lacks its EOI marker (see below).
+#include <csetjmp>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
+
+// jpeglib.h needs size_t and FILE declared first.
+#include <jpeglib.h>
+#include <jerror.h>
 
 #include "image/image_internal.h"
 
 namespace clipserve::image::internal {
 namespace {
 
-struct TjDeleter {
-  void operator()(void* h) const {
-    if (h != nullptr) tjDestroy(h);
-  }
+struct ErrorManager {
+  jpeg_error_mgr pub;  // first member: libjpeg casts cinfo->err to this
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool data_ran_out = false;  // a "premature end of file" warning was issued
 };
-using TjHandle = std::unique_ptr<void, TjDeleter>;
 
-std::string TjError(void* handle) { return tjGetErrorStr2(handle); }
+void OnError(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+void OnMessage(j_common_ptr cinfo, int msg_level) {
+  // Warnings (msg_level -1) are recoverable and Pillow ignores them, except
+  // running out of data: libjpeg then pads the image with gray, whereas
+  // Pillow's decoder asks for more input and fails ("image file is
+  // truncated"). We record it and refuse the image if it happened before
+  // every scanline was decoded.
+  if (msg_level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    reinterpret_cast<ErrorManager*>(cinfo->err)->data_ran_out = true;
+  }
+}
+
+struct DecompressGuard {
+  jpeg_decompress_struct* cinfo;
+  ~DecompressGuard() { jpeg_destroy_decompress(cinfo); }
+};
+
+// Everything between setjmp and a possible longjmp lives in this function,
+// which has only trivially destructible locals (longjmp skips destructors).
+// Returns false with err->message set on a libjpeg error; *stage tells
+// where it failed. `alloc` is called once the header is known and returns
+// the output buffer (or nullptr to stop without an error message).
+template <typename Alloc>
+bool Decode(jpeg_decompress_struct* cinfo, ErrorManager* err, const std::uint8_t* data, size_t size,
+            Alloc&& alloc, int* stage, int* rows_done) {
+  if (setjmp(err->jump)) return false;
+  *stage = 0;
+  jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(cinfo, TRUE);
+  *stage = 1;
+  std::uint8_t* out = alloc(cinfo);
+  if (out == nullptr) return true;
+  *stage = 2;
+  jpeg_start_decompress(cinfo);
+  const size_t stride = static_cast<size_t>(cinfo->output_width) * static_cast<size_t>(cinfo->output_components);
+  while (cinfo->output_scanline < cinfo->output_height) {
+    JSAMPROW row = out + static_cast<size_t>(cinfo->output_scanline) * stride;
+    jpeg_read_scanlines(cinfo, &row, 1);
+    *rows_done = static_cast<int>(cinfo->output_scanline);
+  }
+  // No jpeg_finish_decompress: like Pillow, a missing EOI after complete
+  // image data is accepted.
+  return true;
+}
 
 }  // namespace
 
 StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const PreprocessOptions& options) {
-  TjHandle handle(tjInitDecompress());
-  if (!handle) return InternalError("JPEG: cannot initialize decoder: " + std::string(tjGetErrorStr2(nullptr)));
-
-  int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), bytes.data(), static_cast<unsigned long>(bytes.size()), &width,
-                          &height, &subsamp, &colorspace) != 0) {
-    return InvalidArgumentError("JPEG: corrupt or unsupported header: " + TjError(handle.get()));
-  }
-  RETURN_IF_ERROR(CheckDimensions(static_cast<std::uint64_t>(width), static_cast<std::uint64_t>(height),
-                                  options, "JPEG"));
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  std::memset(&cinfo, 0, sizeof cinfo);
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = OnError;
+  err.pub.emit_message = OnMessage;
+  err.message[0] = '\0';
+  jpeg_create_decompress(&cinfo);
+  DecompressGuard guard{&cinfo};
 
   Decoded d;
-  d.width = width;
-  d.height = height;
-  int pixel_format = TJPF_RGB;
-  if (colorspace == TJCS_GRAY) {
-    d.mode = Mode::kL;
-    pixel_format = TJPF_GRAY;
-  } else if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
-    d.mode = Mode::kCMYK;
-    pixel_format = TJPF_CMYK;
-  } else {
-    d.mode = Mode::kRGB;
-  }
-  const int channels = ChannelCount(d.mode);
-  d.pixels.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * static_cast<size_t>(channels));
-  const int rc = tjDecompress2(handle.get(), bytes.data(), static_cast<unsigned long>(bytes.size()),
-                               d.pixels.data(), width, width * channels, height, pixel_format, 0);
-  if (rc != 0) {
-    // Warnings (libjpeg's recoverable conditions) still yield a full image;
-    // Pillow accepts those unless the data ran out. A premature end leaves
-    // the rest of the image gray, which Pillow refuses ("image file is
-    // truncated"), and so do we.
-    const std::string msg = TjError(handle.get());
-    const bool warning = tjGetErrorCode(handle.get()) == TJERR_WARNING;
-    if (!warning) return InvalidArgumentError("JPEG: corrupt data: " + msg);
-    if (msg.find("Premature end") != std::string::npos) {
-      return InvalidArgumentError("JPEG: truncated file (" + msg + ")");
+  Status header_status;
+  auto alloc = [&](j_decompress_ptr ci) -> std::uint8_t* {
+    header_status = CheckDimensions(ci->image_width, ci->image_height, options, "JPEG");
+    if (!header_status.ok()) return nullptr;
+    switch (ci->num_components) {
+      case 1:
+        d.mode = Mode::kL;
+        ci->out_color_space = JCS_GRAYSCALE;
+        break;
+      case 3:
+        d.mode = Mode::kRGB;
+        ci->out_color_space = JCS_RGB;
+        break;
+      case 4:
+        d.mode = Mode::kCMYK;
+        ci->out_color_space = JCS_CMYK;  // YCCK is converted to CMYK by libjpeg
+        break;
+      default:
+        header_status = InvalidArgumentError("JPEG: unsupported number of components (" +
+                                             std::to_string(ci->num_components) + ")");
+        return nullptr;
     }
+    d.width = static_cast<int>(ci->image_width);
+    d.height = static_cast<int>(ci->image_height);
+    d.pixels.resize(static_cast<size_t>(d.width) * static_cast<size_t>(d.height) *
+                    static_cast<size_t>(ChannelCount(d.mode)));
+    return d.pixels.data();
+  };
+  int stage = 0, rows_done = 0;
+  const bool ok = Decode(&cinfo, &err, bytes.data(), bytes.size(), alloc, &stage, &rows_done);
+  if (!ok) {
+    if (stage == 0) return InvalidArgumentError(std::string("JPEG: corrupt header: ") + err.message);
+    return InvalidArgumentError(std::string("JPEG: corrupt data: ") + err.message);
+  }
+  if (!header_status.ok()) return header_status;
+  if (err.data_ran_out) {
+    return InvalidArgumentError("JPEG: truncated file (data ends after " + std::to_string(rows_done) + " of " +
+                                std::to_string(d.height) + " rows)");
   }
   if (d.mode == Mode::kCMYK) {
     // Pillow reads 4-component JPEGs with raw mode "CMYK;I" (Adobe

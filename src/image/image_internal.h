@@ -36,6 +36,10 @@ struct Decoded {
   std::vector<std::uint8_t> pixels;
   std::vector<std::int32_t> pixels_i32;
   std::vector<std::uint8_t> palette;  // kP only: 256 * 3 bytes
+  // A decoder may store only the columns [col0, col0 + stored_width) that
+  // the resize will read (JPEG, when downscaling). stored_width 0: all.
+  int col0 = 0;
+  int stored_width = 0;
   int exif_orientation = 1;           // 1..8 from EXIF (JPEG only), 1 if absent
 };
 
@@ -46,6 +50,15 @@ Status CheckDimensions(std::uint64_t width, std::uint64_t height, const Preproce
 StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
 StatusOr<Decoded> DecodePng(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
 StatusOr<Decoded> DecodeWebp(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
+
+// Detects the format from the bytes and decodes in Pillow's mode.
+StatusOr<Decoded> DecodeAny(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
+
+// Everything after decoding: optional EXIF orientation, Pillow's resize in
+// the image's mode (shortest side -> options.image_size), center crop,
+// convert("RGB"). May modify `d` (premultiplied alpha, orientation).
+// options.image_size must be positive.
+RgbImage ResizeCropToRgb(Decoded& d, const PreprocessOptions& options);
 
 // Reads the EXIF orientation tag (1..8) from a JPEG APP1 segment; 1 if none.
 int ReadJpegExifOrientation(std::span<const std::uint8_t> bytes);
@@ -64,12 +77,34 @@ struct Window {
   int height = 0;
 };
 
+// An 8-bit interleaved image, possibly holding only the columns
+// [col0, col0 + stored) of a `width`-wide image: pixel (x, y) is at
+// data + y * stride + (x - col0) * channels. stride 0 means width * channels.
+struct Plane8 {
+  const std::uint8_t* data = nullptr;
+  int width = 0;
+  int height = 0;
+  int channels = 1;
+  int col0 = 0;
+  size_t stride = 0;
+};
+
+// The window of DecodeAndPrepare: torchvision Resize(S) output size
+// (shortest side S, long side int(S * long / short)) and CenterCrop(S)
+// offsets (Python round, half to even).
+Window ResizeWindow(int width, int height, int S);
+
 // Pillow's antialiased bicubic resize (Resample.c, 8 bits per channel):
 // horizontal pass then vertical pass, 22-bit fixed-point coefficients,
-// rounding and clipping to uint8 after each pass. `channels` interleaved
-// bytes per pixel. Returns window.width * window.height * channels bytes.
-std::vector<std::uint8_t> ResampleBicubic8(const std::uint8_t* src, int width, int height, int channels,
-                                           const Window& window);
+// rounding and clipping to uint8 after each pass. Returns
+// window.width * window.height * channels bytes. The source must hold every
+// column the window's output depends on (see SourceColumns). allow_simd
+// false forces the portable loops (tests compare both).
+std::vector<std::uint8_t> ResampleBicubic8(const Plane8& src, const Window& window, bool allow_simd = true);
+
+// Source columns [first, last) that the bicubic output columns
+// [x0, x0 + count) of a resize from in_size to out_size read.
+void SourceColumns(int in_size, int out_size, int x0, int count, int* first, int* last);
 
 // Pillow's bicubic resize for mode "I" (double coefficients, int32 result
 // rounded half away from zero after each pass).

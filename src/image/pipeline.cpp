@@ -168,35 +168,38 @@ int CropOffset(int extra) {
 }  // namespace internal
 
 StatusOr<RgbImage> DecodeAndPrepare(std::span<const std::uint8_t> bytes, const PreprocessOptions& options) {
-  using namespace internal;
-  const int S = options.image_size;
-  if (S <= 0) return InvalidArgumentError("image_size must be positive, got " + std::to_string(S));
-  if (bytes.empty()) return InvalidArgumentError("empty input (0 bytes): not an image");
-  const Format format = DetectFormat(bytes);
-  StatusOr<Decoded> decoded = InvalidArgumentError("unreachable");
-  switch (format) {
-    case Format::kJpeg: decoded = DecodeJpeg(bytes, options); break;
-    case Format::kPng: decoded = DecodePng(bytes, options); break;
-    case Format::kWebp: decoded = DecodeWebp(bytes, options); break;
-    default: {
-      std::string head;
-      char buf[4];
-      for (size_t i = 0; i < std::min<size_t>(bytes.size(), 8); ++i) {
-        std::snprintf(buf, sizeof buf, "%02x", bytes[i]);
-        head += buf;
-      }
-      return InvalidArgumentError("not a supported image: expected JPEG, PNG or WebP data, first bytes are 0x" +
-                                  head + " (" + std::to_string(bytes.size()) + " bytes)");
-    }
+  if (options.image_size <= 0) {
+    return InvalidArgumentError("image_size must be positive, got " + std::to_string(options.image_size));
   }
-  if (!decoded.ok()) return decoded.status();
-  Decoded& d = *decoded;
-  if (options.apply_exif_orientation) ApplyOrientation(d);
+  ASSIGN_OR_RETURN(internal::Decoded decoded, internal::DecodeAny(bytes, options));
+  return internal::ResizeCropToRgb(decoded, options);
+}
 
+namespace internal {
+
+StatusOr<Decoded> DecodeAny(std::span<const std::uint8_t> bytes, const PreprocessOptions& options) {
+  if (bytes.empty()) return InvalidArgumentError("empty input (0 bytes): not an image");
+  switch (DetectFormat(bytes)) {
+    case Format::kJpeg: return DecodeJpeg(bytes, options);
+    case Format::kPng: return DecodePng(bytes, options);
+    case Format::kWebp: return DecodeWebp(bytes, options);
+    default: break;
+  }
+  std::string head;
+  char buf[4];
+  for (size_t i = 0; i < std::min<size_t>(bytes.size(), 8); ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", bytes[i]);
+    head += buf;
+  }
+  return InvalidArgumentError("not a supported image: expected JPEG, PNG or WebP data, first bytes are 0x" + head +
+                              " (" + std::to_string(bytes.size()) + " bytes)");
+}
+
+Window ResizeWindow(int width, int height, int S) {
   // torchvision Resize(S): shortest side -> S, long side int(S * long / short).
-  const bool wide = d.width > d.height;
-  const int short_side = wide ? d.height : d.width;
-  const int long_side = wide ? d.width : d.height;
+  const bool wide = width > height;
+  const int short_side = wide ? height : width;
+  const int long_side = wide ? width : height;
   const int new_long = static_cast<int>(static_cast<double>(static_cast<std::int64_t>(S) * long_side) / short_side);
   Window w;
   w.out_width = wide ? new_long : S;
@@ -206,6 +209,14 @@ StatusOr<RgbImage> DecodeAndPrepare(std::span<const std::uint8_t> bytes, const P
   w.y0 = CropOffset(w.out_height - S);
   w.width = S;
   w.height = S;
+  return w;
+}
+
+RgbImage ResizeCropToRgb(Decoded& d, const PreprocessOptions& options) {
+  const int S = options.image_size;
+  if (options.apply_exif_orientation) ApplyOrientation(d);
+
+  const Window w = ResizeWindow(d.width, d.height, S);
 
   const int channels = ChannelCount(d.mode);
   const bool same_size = w.out_width == d.width && w.out_height == d.height;
@@ -233,10 +244,12 @@ StatusOr<RgbImage> DecodeAndPrepare(std::span<const std::uint8_t> bytes, const P
     px_i32 = ResampleBicubicI32(d.pixels_i32.data(), d.width, d.height, w);
   } else if (d.mode == Mode::kLA || d.mode == Mode::kRGBA) {
     Premultiply(d.pixels, channels);
-    px = ResampleBicubic8(d.pixels.data(), d.width, d.height, channels, w);
+    px = ResampleBicubic8(Plane8{d.pixels.data(), d.width, d.height, channels, 0, 0}, w);
     Unpremultiply(px, channels);
   } else {
-    px = ResampleBicubic8(d.pixels.data(), d.width, d.height, channels, w);
+    const int stored = d.stored_width != 0 ? d.stored_width : d.width;
+    px = ResampleBicubic8(
+        Plane8{d.pixels.data(), d.width, d.height, channels, d.col0, static_cast<size_t>(stored) * channels}, w);
   }
 
   RgbImage out;
@@ -246,6 +259,8 @@ StatusOr<RgbImage> DecodeAndPrepare(std::span<const std::uint8_t> bytes, const P
   ToRgb(d.mode, px, px_i32, d.palette, static_cast<size_t>(S) * S, out.data.data());
   return out;
 }
+
+}  // namespace internal
 
 void ToUnitChw(const RgbImage& image, std::span<float> out) {
   const size_t plane = static_cast<size_t>(image.width) * image.height;

@@ -6,6 +6,13 @@
 #include <cmath>
 #include <cstring>
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define CLIPSERVE_RESAMPLE_X86 1
+#include <immintrin.h>
+#else
+#define CLIPSERVE_RESAMPLE_X86 0
+#endif
+
 #include "image/image_internal.h"
 
 namespace clipserve::image::internal {
@@ -108,95 +115,194 @@ inline std::int32_t RoundUp(double f) {
   return static_cast<std::int32_t>(f >= 0.0 ? f + 0.5 : f - 0.5);
 }
 
-// Horizontal pass on rows [row0, row0 + rows) of src, `C` channels.
+// Horizontal pass of one row, `C` channels (portable code; the compiler
+// may vectorize it where it can).
 template <int C>
-void Horizontal8(const std::uint8_t* src, int src_width, int row0, int rows,
-                 const Coefficients<std::int32_t>& c, std::uint8_t* dst) {
+inline void HorizontalRow(const std::uint8_t* in, const Coefficients<std::int32_t>& c, std::uint8_t* out) {
   const int out_w = static_cast<int>(c.start.size());
-  const size_t src_stride = static_cast<size_t>(src_width) * C;
-  for (int y = 0; y < rows; ++y) {
-    const std::uint8_t* in = src + static_cast<size_t>(row0 + y) * src_stride;
-    std::uint8_t* out = dst + static_cast<size_t>(y) * out_w * C;
-    for (int xx = 0; xx < out_w; ++xx) {
-      const std::int32_t* k = &c.k[static_cast<size_t>(xx) * c.ksize];
-      const std::uint8_t* p = in + static_cast<size_t>(c.start[static_cast<size_t>(xx)]) * C;
-      const int taps = c.taps[static_cast<size_t>(xx)];
-      std::int32_t ss[C];
-      for (int ch = 0; ch < C; ++ch) ss[ch] = 1 << (kPrecisionBits - 1);
-      for (int x = 0; x < taps; ++x) {
-        for (int ch = 0; ch < C; ++ch) ss[ch] += p[x * C + ch] * k[x];
-      }
-      for (int ch = 0; ch < C; ++ch) out[xx * C + ch] = Clip8(ss[ch]);
+  for (int xx = 0; xx < out_w; ++xx) {
+    const std::int32_t* k = &c.k[static_cast<size_t>(xx) * c.ksize];
+    const std::uint8_t* p = in + static_cast<size_t>(c.start[static_cast<size_t>(xx)]) * C;
+    const int taps = c.taps[static_cast<size_t>(xx)];
+    std::int32_t ss[C];
+    for (int ch = 0; ch < C; ++ch) ss[ch] = 1 << (kPrecisionBits - 1);
+    for (int x = 0; x < taps; ++x) {
+      for (int ch = 0; ch < C; ++ch) ss[ch] += p[x * C + ch] * k[x];
     }
+    for (int ch = 0; ch < C; ++ch) out[xx * C + ch] = Clip8(ss[ch]);
   }
 }
 
-void HorizontalDispatch(const std::uint8_t* src, int src_width, int row0, int rows, int channels,
-                        const Coefficients<std::int32_t>& c, std::uint8_t* dst) {
-  switch (channels) {
-    case 1: Horizontal8<1>(src, src_width, row0, rows, c, dst); break;
-    case 2: Horizontal8<2>(src, src_width, row0, rows, c, dst); break;
-    case 3: Horizontal8<3>(src, src_width, row0, rows, c, dst); break;
-    default: Horizontal8<4>(src, src_width, row0, rows, c, dst); break;
-  }
-}
-
-// Vertical pass: each output row is a weighted sum of whole input rows,
+// Vertical pass of one output row: a weighted sum of whole input rows,
 // accumulated row by row so the inner loop runs over contiguous bytes.
-void Vertical8(const std::uint8_t* src, size_t row_bytes, int row_offset,
-               const Coefficients<std::int32_t>& c, std::uint8_t* dst) {
-  const int out_h = static_cast<int>(c.start.size());
-  std::vector<std::int32_t> acc(row_bytes);
-  for (int yy = 0; yy < out_h; ++yy) {
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    const std::int32_t* k = &c.k[static_cast<size_t>(yy) * c.ksize];
-    const int ymin = c.start[static_cast<size_t>(yy)] - row_offset;
-    const int taps = c.taps[static_cast<size_t>(yy)];
-    for (int y = 0; y < taps; ++y) {
-      const std::uint8_t* in = src + static_cast<size_t>(ymin + y) * row_bytes;
-      const std::int32_t w = k[y];
-      std::int32_t* a = acc.data();
-      for (size_t i = 0; i < row_bytes; ++i) a[i] += in[i] * w;
+inline void VerticalRow(const std::uint8_t* src, size_t row_bytes, const std::int32_t* k, int taps,
+                        std::int32_t* acc, std::uint8_t* out) {
+  for (size_t i = 0; i < row_bytes; ++i) acc[i] = 1 << (kPrecisionBits - 1);
+  for (int y = 0; y < taps; ++y) {
+    const std::uint8_t* in = src + static_cast<size_t>(y) * row_bytes;
+    const std::int32_t w = k[y];
+    for (size_t i = 0; i < row_bytes; ++i) acc[i] += in[i] * w;
+  }
+  for (size_t i = 0; i < row_bytes; ++i) out[i] = Clip8(acc[i]);
+}
+
+void VerticalPortable(const std::uint8_t* src, size_t row_bytes, const std::int32_t* k, int taps,
+                      std::int32_t* acc, std::uint8_t* out) {
+  VerticalRow(src, row_bytes, k, taps, acc, out);
+}
+
+#if CLIPSERVE_RESAMPLE_X86
+// Same loop compiled for AVX2: GCC/Clang vectorize it (8 x int32 lanes).
+__attribute__((target("avx2"))) void VerticalAvx2(const std::uint8_t* src, size_t row_bytes,
+                                                  const std::int32_t* k, int taps, std::int32_t* acc,
+                                                  std::uint8_t* out) {
+  VerticalRow(src, row_bytes, k, taps, acc, out);
+}
+
+// Horizontal pass of one row for 3- or 4-byte pixels, two taps per step:
+// two pixels are widened to 8 int32 lanes [c0 c1 c2 c3 | c0 c1 c2 c3] and
+// multiplied by [k[x] x4 | k[x+1] x4]. Integer arithmetic identical to the
+// portable loop (same products, same 32-bit sums), so results are equal.
+// Reads up to 2 pixels + 2 bytes past the last tap: callers use it only
+// when the row is followed by more data.
+template <int C>
+__attribute__((target("avx2"))) void HorizontalRowAvx2(const std::uint8_t* in, const Coefficients<std::int32_t>& c,
+                                                       const std::vector<std::int32_t>& k2, int k2size,
+                                                       std::uint8_t* out) {
+  static_assert(C == 3 || C == 4);
+  const __m128i shuffle = C == 3 ? _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1)
+                                 : _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i init = _mm256_setr_epi32(1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1),
+                                         1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 0, 0, 0, 0);
+  const int out_w = static_cast<int>(c.start.size());
+  for (int xx = 0; xx < out_w; ++xx) {
+    const std::int32_t* k = &k2[static_cast<size_t>(xx) * k2size];
+    const std::uint8_t* p = in + static_cast<size_t>(c.start[static_cast<size_t>(xx)]) * C;
+    const int pairs = (c.taps[static_cast<size_t>(xx)] + 1) / 2;
+    __m256i acc = init;
+    for (int j = 0; j < pairs; ++j) {
+      __m128i px = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 2 * j * C));
+      px = _mm_shuffle_epi8(px, shuffle);
+      const __m256i wide = _mm256_cvtepu8_epi32(px);
+      const __m256i coef = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + 8 * j));
+      acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(wide, coef));
     }
-    std::uint8_t* out = dst + static_cast<size_t>(yy) * row_bytes;
-    for (size_t i = 0; i < row_bytes; ++i) out[i] = Clip8(acc[i]);
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    sum = _mm_srai_epi32(sum, kPrecisionBits);  // floor, as Pillow's >> on int
+    sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);  // clamp to [0, 255]
+    const std::uint32_t v = static_cast<std::uint32_t>(_mm_cvtsi128_si32(sum));
+    std::memcpy(out + static_cast<size_t>(xx) * C, &v, C);
   }
 }
+
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
 
 }  // namespace
 
-std::vector<std::uint8_t> ResampleBicubic8(const std::uint8_t* src, int width, int height, int channels,
-                                           const Window& w) {
-  const size_t C = static_cast<size_t>(channels);
-  const bool need_h = w.out_width != width;
-  const bool need_v = w.out_height != height;
+std::vector<std::uint8_t> ResampleBicubic8(const Plane8& src, const Window& w, bool allow_simd) {
+  const int C = src.channels;
+  const size_t stride = src.stride != 0 ? src.stride : static_cast<size_t>(src.width) * C;
+  const bool need_h = w.out_width != src.width;
+  const bool need_v = w.out_height != src.height;
+#if CLIPSERVE_RESAMPLE_X86
+  const bool simd = allow_simd && HasAvx2();
+#else
+  const bool simd = false;
+#endif
 
   // Source rows the window's output rows depend on.
   int row_first = w.y0, row_last = w.y0 + w.height;  // identity when !need_v
   Coefficients<std::int32_t> cv;
   if (need_v) {
-    cv = ComputeFixed(height, w.out_height, w.y0, w.height);
+    cv = ComputeFixed(src.height, w.out_height, w.y0, w.height);
     row_first = cv.start.front();
     row_last = cv.start.back() + cv.taps.back();
   }
   const int rows = row_last - row_first;
+  const size_t out_row_bytes = static_cast<size_t>(w.width) * C;
+  auto row_ptr = [&](int y) { return src.data + static_cast<size_t>(y) * stride; };
 
   // Horizontal pass (or column crop) into a temporary of `rows` rows.
-  std::vector<std::uint8_t> temp(static_cast<size_t>(rows) * w.width * C);
+  std::vector<std::uint8_t> temp(static_cast<size_t>(rows) * out_row_bytes);
   if (need_h) {
-    Coefficients<std::int32_t> ch = ComputeFixed(width, w.out_width, w.x0, w.width);
-    HorizontalDispatch(src, width, row_first, rows, channels, ch, temp.data());
+    Coefficients<std::int32_t> ch = ComputeFixed(src.width, w.out_width, w.x0, w.width);
+    for (auto& s : ch.start) s -= src.col0;  // index into the stored columns
+    std::vector<std::int32_t> k2;
+    int k2size = 0;
+#if CLIPSERVE_RESAMPLE_X86
+    if (simd && (C == 3 || C == 4)) {
+      // Coefficients expanded for the AVX2 kernel: tap pairs, each
+      // coefficient repeated over 4 lanes, zero past the last tap.
+      const int pairs = (ch.ksize + 1) / 2;
+      k2size = pairs * 8;
+      k2.assign(static_cast<size_t>(w.width) * k2size, 0);
+      for (int xx = 0; xx < w.width; ++xx) {
+        for (int t = 0; t < ch.taps[static_cast<size_t>(xx)]; ++t) {
+          for (int lane = 0; lane < 4; ++lane) {
+            k2[static_cast<size_t>(xx) * k2size + t * 4 + lane] = ch.k[static_cast<size_t>(xx) * ch.ksize + t];
+          }
+        }
+      }
+    }
+#endif
+    for (int y = 0; y < rows; ++y) {
+      const std::uint8_t* in = row_ptr(row_first + y);
+      std::uint8_t* out = temp.data() + static_cast<size_t>(y) * out_row_bytes;
+      // The vector kernel over-reads a few bytes: not on the buffer's last row.
+      const bool last_row = row_first + y == src.height - 1;
+#if CLIPSERVE_RESAMPLE_X86
+      if (!k2.empty() && !last_row) {
+        if (C == 3) HorizontalRowAvx2<3>(in, ch, k2, k2size, out);
+        else HorizontalRowAvx2<4>(in, ch, k2, k2size, out);
+        continue;
+      }
+#endif
+      (void)last_row;
+      switch (C) {
+        case 1: HorizontalRow<1>(in, ch, out); break;
+        case 2: HorizontalRow<2>(in, ch, out); break;
+        case 3: HorizontalRow<3>(in, ch, out); break;
+        default: HorizontalRow<4>(in, ch, out); break;
+      }
+    }
   } else {
     for (int y = 0; y < rows; ++y) {
-      std::memcpy(temp.data() + static_cast<size_t>(y) * w.width * C,
-                  src + (static_cast<size_t>(row_first + y) * width + w.x0) * C, w.width * C);
+      std::memcpy(temp.data() + static_cast<size_t>(y) * out_row_bytes,
+                  row_ptr(row_first + y) + static_cast<size_t>(w.x0 - src.col0) * C, out_row_bytes);
     }
   }
   if (!need_v) return temp;
 
-  std::vector<std::uint8_t> out(static_cast<size_t>(w.height) * w.width * C);
-  Vertical8(temp.data(), static_cast<size_t>(w.width) * C, row_first, cv, out.data());
+  std::vector<std::uint8_t> out(static_cast<size_t>(w.height) * out_row_bytes);
+  std::vector<std::int32_t> acc(out_row_bytes);
+  for (int yy = 0; yy < w.height; ++yy) {
+    const std::int32_t* k = &cv.k[static_cast<size_t>(yy) * cv.ksize];
+    const std::uint8_t* first = temp.data() + static_cast<size_t>(cv.start[static_cast<size_t>(yy)] - row_first) * out_row_bytes;
+    std::uint8_t* o = out.data() + static_cast<size_t>(yy) * out_row_bytes;
+    const int taps = cv.taps[static_cast<size_t>(yy)];
+#if CLIPSERVE_RESAMPLE_X86
+    if (simd) {
+      VerticalAvx2(first, out_row_bytes, k, taps, acc.data(), o);
+      continue;
+    }
+#endif
+    VerticalPortable(first, out_row_bytes, k, taps, acc.data(), o);
+  }
   return out;
+}
+
+void SourceColumns(int in_size, int out_size, int x0, int count, int* first, int* last) {
+  const Coefficients<double> c = ComputeDouble(in_size, out_size, x0, count);
+  *first = in_size;
+  *last = 0;
+  for (size_t i = 0; i < c.start.size(); ++i) {
+    *first = std::min(*first, c.start[i]);
+    *last = std::max(*last, c.start[i] + c.taps[i]);
+  }
 }
 
 std::vector<std::int32_t> ResampleBicubicI32(const std::int32_t* src, int width, int height,

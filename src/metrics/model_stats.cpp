@@ -36,6 +36,7 @@ ModelStats::ModelStats(std::string name, std::string version, int max_batch_size
 
 void ModelStats::RecordSuccess(const RequestTimingsNs& t) {
   success_.Add(t.request_ns);
+  inference_count_.fetch_add(t.num_images, std::memory_order_relaxed);
   queue_.Add(t.queue_ns);
   compute_input_.Add(t.compute_input_ns);
   compute_infer_.Add(t.compute_infer_ns);
@@ -52,8 +53,6 @@ void ModelStats::RecordFailure(FailureReason reason, std::uint64_t request_ns) {
 void ModelStats::RecordExecution(int batch_size, std::uint64_t compute_input_ns,
                                  std::uint64_t compute_infer_ns, std::uint64_t compute_output_ns) {
   const int size = std::clamp(batch_size, 1, max_batch_size_);
-  inference_count_.fetch_add(static_cast<std::uint64_t>(std::max(0, batch_size)),
-                             std::memory_order_relaxed);
   execution_count_.fetch_add(1, std::memory_order_relaxed);
   BatchSlot& slot = batch_slots_[static_cast<std::size_t>(size - 1)];
   slot.input.Add(compute_input_ns);

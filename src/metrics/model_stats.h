@@ -52,7 +52,7 @@ struct ModelStatsSnapshot {
   std::string name;
   std::string version;
   std::uint64_t last_inference_ms = 0;  // 0 = never
-  std::uint64_t inference_count = 0;    // images run (batch dimension summed)
+  std::uint64_t inference_count = 0;    // images of successful requests (Triton)
   std::uint64_t execution_count = 0;    // engine calls (batches)
   // inference_stats:
   CountNs success;          // count, total request ns (enqueue -> result)
@@ -79,6 +79,7 @@ struct RequestTimingsNs {
   std::uint64_t compute_input_ns = 0;   // gather into batch buffer(s)
   std::uint64_t compute_infer_ns = 0;   // engine call(s)
   std::uint64_t compute_output_ns = 0;  // scatter of results
+  std::uint64_t num_images = 1;         // the request's batch dimension
 };
 
 class ModelStats {
@@ -94,14 +95,16 @@ class ModelStats {
   int max_batch_size() const { return max_batch_size_; }
 
   // A request finished successfully (one call per request, after its last
-  // chunk). Updates success, queue and compute_* cumulative stats and the
+  // chunk). Updates success, queue and compute_* cumulative stats,
+  // inference_count (+= num_images, as Triton counts it) and the
   // request/queue histograms.
   void RecordSuccess(const RequestTimingsNs& t);
   // A request failed; request_ns is enqueue (or arrival) -> failure.
   void RecordFailure(FailureReason reason, std::uint64_t request_ns);
   // One engine execution of `batch_size` images (durations of the whole
-  // batch). Updates inference/execution counts, batch_stats,
-  // last_inference, compute-infer and batch-size histograms.
+  // batch). Updates execution_count, batch_stats, last_inference, and the
+  // compute-infer and batch-size histograms. Call it for successful
+  // executions only (Triton does not count failed ones).
   void RecordExecution(int batch_size, std::uint64_t compute_input_ns,
                        std::uint64_t compute_infer_ns, std::uint64_t compute_output_ns);
   // Pending gauge: +1 when a request is accepted into the queue, -1 when it

@@ -277,9 +277,8 @@ std::string Registry::RenderText() const {
   }
   family(kCount, "counter", [](const ModelStatsSnapshot& s) { return double(s.inference_count); });
   family(kExecCount, "counter", [](const ModelStatsSnapshot& s) { return double(s.execution_count); });
-  // Triton sums request durations over successes and failures alike.
-  family(kRequestDuration, "counter",
-         [](const ModelStatsSnapshot& s) { return Us(s.success.ns + s.fail.ns); });
+  // As in Triton, only successful requests add to the duration counters.
+  family(kRequestDuration, "counter", [](const ModelStatsSnapshot& s) { return Us(s.success.ns); });
   family(kQueueDuration, "counter", [](const ModelStatsSnapshot& s) { return Us(s.queue.ns); });
   family(kInputDuration, "counter", [](const ModelStatsSnapshot& s) { return Us(s.compute_input.ns); });
   family(kInferDuration, "counter", [](const ModelStatsSnapshot& s) { return Us(s.compute_infer.ns); });

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "image/image.h"
+#include "image/image_internal.h"
 
 namespace clipserve::image {
 namespace {
@@ -114,6 +116,60 @@ TEST(DecodeErrors, PixelLimit) {
   EXPECT_NE(r.status().message().find("64x64"), std::string::npos) << r.status().message();
   opt.max_pixels = 64 * 64;
   EXPECT_TRUE(DecodeAndPrepare(*jpeg, opt).ok());
+}
+
+// The vectorized resampling kernels must equal the portable loops exactly,
+// for every channel count and for sources that store only some columns.
+TEST(Resample, VectorKernelsEqualPortableLoops) {
+  std::mt19937 rng(7);
+  const int sizes[][2] = {{1920, 1080}, {333, 1000}, {97, 150}, {40, 3}, {226, 224}, {17, 31}, {5, 400}};
+  for (int channels = 1; channels <= 4; ++channels) {
+    for (const auto& wh : sizes) {
+      const int width = wh[0], height = wh[1];
+      std::vector<std::uint8_t> px(static_cast<size_t>(width) * height * channels);
+      for (auto& v : px) v = static_cast<std::uint8_t>((rng() % 3 == 0) ? (rng() % 2) * 255 : rng() % 256);
+      for (int S : {224, 64, 7}) {
+        const internal::Window w = internal::ResizeWindow(width, height, S);
+        const internal::Plane8 full{px.data(), width, height, channels, 0, 0};
+        const auto simd = internal::ResampleBicubic8(full, w, true);
+        const auto portable = internal::ResampleBicubic8(full, w, false);
+        ASSERT_EQ(simd, portable) << width << "x" << height << " C=" << channels << " S=" << S;
+        // Only the columns the window reads, as the JPEG decoder stores them.
+        int first = 0, last = 0;
+        internal::SourceColumns(width, w.out_width, w.x0, w.width, &first, &last);
+        ASSERT_LE(0, first);
+        ASSERT_LE(last, width);
+        if (w.out_width == width) continue;
+        std::vector<std::uint8_t> cols(static_cast<size_t>(last - first) * height * channels);
+        for (int y = 0; y < height; ++y) {
+          std::copy_n(px.begin() + (static_cast<std::ptrdiff_t>(y) * width + first) * channels, (last - first) * channels,
+                      cols.begin() + static_cast<std::ptrdiff_t>(y) * (last - first) * channels);
+        }
+        const internal::Plane8 part{cols.data(), width, height, channels, first,
+                                    static_cast<size_t>(last - first) * channels};
+        ASSERT_EQ(internal::ResampleBicubic8(part, w, true), portable) << width << "x" << height << " C=" << channels;
+        ASSERT_EQ(internal::ResampleBicubic8(part, w, false), portable) << width << "x" << height << " C=" << channels;
+      }
+    }
+  }
+}
+
+TEST(Resample, WindowFollowsTorchvisionRules) {
+  // Long side truncated; crop offsets rounded half to even.
+  internal::Window w = internal::ResizeWindow(1920, 1080, 224);
+  EXPECT_EQ(w.out_width, 398);  // int(224 * 1920 / 1080) = int(398.2)
+  EXPECT_EQ(w.out_height, 224);
+  EXPECT_EQ(w.x0, 87);  // round(87.0)
+  w = internal::ResizeWindow(225, 224, 224);  // extra 1: round(0.5) = 0
+  EXPECT_EQ(w.x0, 0);
+  w = internal::ResizeWindow(227, 224, 224);  // extra 3: round(1.5) = 2
+  EXPECT_EQ(w.x0, 2);
+  w = internal::ResizeWindow(229, 224, 224);  // extra 5: round(2.5) = 2
+  EXPECT_EQ(w.x0, 2);
+  w = internal::ResizeWindow(100, 150, 224);  // upscale: 224 x int(336.0)
+  EXPECT_EQ(w.out_width, 224);
+  EXPECT_EQ(w.out_height, 336);
+  EXPECT_EQ(w.y0, 56);
 }
 
 }  // namespace

@@ -1,0 +1,77 @@
+// The OpenCLIP vision tower forward (DESIGN §2), written in LibTorch C++.
+//
+// A VitModel is built once from a config and a canonical WeightMap; the
+// weights are converted (and, on the oneDNN path, pre-packed) into the
+// compute dtype at construction, never per call.
+//
+// Math, exactly open_clip's: CLIP mean/std normalization (folded into conv1:
+// w' = w / std[c], bias = -sum(w * mean / std), exact because conv1 has
+// stride == kernel == patch and no padding), patch embedding, class token,
+// positional embedding, ln_pre, `layers` pre-LN residual blocks
+// (multi-head attention with in_proj q,k,v, scale 1/sqrt(head_width);
+// MLP c_fc -> GELU(erf) or QuickGELU -> c_proj), ln_post on the class token,
+// @ proj, L2 normalization. LayerNorm eps = config.ln_eps.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "model/vit_config.h"
+#include "model/weights.h"
+
+namespace clipserve::model {
+
+// CLIP's image normalization constants (open_clip OPENAI_DATASET_MEAN/STD).
+inline constexpr float kClipMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+inline constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+enum class VitBackend {
+  kAuto,    // oneDNN on CPU when compiled in, ATen otherwise (CUDA: always ATen)
+  kAten,    // plain ATen ops (CPU or CUDA)
+  kOneDnn,  // oneDNN primitives with pre-packed weights (CPU fp32/bf16 only)
+};
+
+struct VitOptions {
+  torch::ScalarType dtype = torch::kFloat;  // kFloat, kBFloat16, kHalf (CUDA only)
+  torch::Device device = torch::kCPU;
+  VitBackend backend = VitBackend::kAuto;
+  // Fold mean/std into conv1 (default). false normalizes the input
+  // explicitly; the two are mathematically equal (tests compare them).
+  bool fold_normalization = true;
+};
+
+// True when this build contains the oneDNN path.
+bool OneDnnCompiledIn();
+
+class VitModel {
+ public:
+  // Validates the weights against the config and converts them. `weights`
+  // is consumed (entries are released as they are converted, so peak memory
+  // stays near one copy of the weights).
+  static StatusOr<std::unique_ptr<VitModel>> Create(const VitConfig& config, WeightMap weights,
+                                                    const VitOptions& options);
+  virtual ~VitModel() = default;
+
+  // pixels: [N, 3, S, S] float32 (any device; contiguous or not), RGB in [0, 1].
+  // Returns [N, embed_dim] float32 on the CPU, each row L2-normalized.
+  // Throws c10::Error on failure (callers at module boundaries catch it).
+  // Not thread-safe: one call at a time (buffers are reused across calls).
+  virtual torch::Tensor Forward(const torch::Tensor& pixels) = 0;
+
+  const VitConfig& config() const { return config_; }
+  const VitOptions& options() const { return options_; }
+  std::uint64_t weight_bytes() const { return weight_bytes_; }  // bytes held by the model
+  virtual std::string backend_name() const = 0;                 // "aten" | "onednn"
+
+ protected:
+  VitModel(const VitConfig& config, const VitOptions& options) : config_(config), options_(options) {}
+  VitConfig config_;
+  VitOptions options_;
+  std::uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace clipserve::model

@@ -1,0 +1,31 @@
+// Pieces both personalities share: request counting, Server-Timing, and the
+// helpers that turn an embedding result into headers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "metrics/registry.h"
+#include "server/http_server.h"
+#include "server/model_service.h"
+
+namespace clipserve::server {
+
+// "queue;dur=0.012, preprocess;dur=1.5, compute;dur=20.1" (milliseconds,
+// W3C Server-Timing). compute = input gather + engine + output scatter.
+std::string ServerTimingHeader(const EmbedOutcome& outcome);
+
+// Wraps a handler so each response increments
+// clipserve_http_requests_total{api, route, code} (route is the pattern's
+// short name, never the raw URL, so cardinality stays bounded). `counter`
+// may be null (then the handler is returned unchanged).
+HttpHandler Counted(metrics::CounterFamily* counter, std::string api, std::string route, HttpHandler handler);
+
+// Whether the Accept header asks for raw float32 (application/octet-stream).
+bool WantsOctetStream(const HttpRequest& request);
+
+// JSON string literal (quotes included) of `s`, escaped per RFC 8259.
+std::string JsonQuote(std::string_view s);
+
+}  // namespace clipserve::server

@@ -1,0 +1,195 @@
+#include "server/clip_server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "batching/triton_config.h"
+#include "server/http_server.h"
+#include "server/kserve_api.h"
+#include "server/rest_api.h"
+
+namespace clipserve::server {
+
+Status ServerConfig::Validate() const {
+  if (!rest_api && !kserve_api) return InvalidArgumentError("--api: enable at least one of rest, kserve");
+  auto port_ok = [](int p) { return p >= 0 && p <= 65535; };
+  if (rest_api && !port_ok(rest_port)) return InvalidArgumentError("--rest-port must be in [0, 65535]");
+  if (kserve_api && !port_ok(http_port)) return InvalidArgumentError("--http-port must be in [0, 65535]");
+  if (metrics_port != -1 && !port_ok(metrics_port)) return InvalidArgumentError("--metrics-port must be -1 or in [0, 65535]");
+  if (model_name.empty()) return InvalidArgumentError("--model-name must not be empty");
+  if (max_batch_size < 1) return InvalidArgumentError("--max-batch-size must be >= 1");
+  if (instance_count < 1) return InvalidArgumentError("--instance-count must be >= 1");
+  if (max_images_per_request < 1) return InvalidArgumentError("--max-images-per-request must be >= 1");
+  if (max_body_bytes < 1024) return InvalidArgumentError("--max-body-bytes must be >= 1024");
+  if (max_pixels < 1) return InvalidArgumentError("--max-pixels must be >= 1");
+  if (read_timeout_s < 1) return InvalidArgumentError("--read-timeout-s must be >= 1");
+  if (http_threads < 1) return InvalidArgumentError("--threads-http must be >= 1");
+  if (drain_timeout_s < 0) return InvalidArgumentError("--drain-timeout-s must be >= 0");
+  for (int s : warmup_batch_sizes) {
+    if (s < 1 || s > max_batch_size) {
+      return InvalidArgumentError("--warmup-batch-sizes: " + std::to_string(s) + " is not in [1, --max-batch-size]");
+    }
+  }
+  auto options = ToServiceOptions();
+  return options.ok() ? Status::Ok() : options.status();
+}
+
+StatusOr<ModelServiceOptions> ServerConfig::ToServiceOptions() const {
+  ModelServiceOptions o;
+  o.model_name = model_name;
+  o.instance_count = instance_count;
+  o.max_pixels = max_pixels;
+  o.max_images_per_request = max_images_per_request;
+
+  batching::BatcherConfig b;
+  b.max_batch_size = max_batch_size;
+  b.preferred_batch_sizes = preferred_batch_sizes;
+  b.max_queue_delay = Microseconds(max_queue_delay_us);
+  b.max_queue_size = max_queue_size;
+  b.default_queue_timeout = Microseconds(queue_timeout_us);
+  b.instance_count = instance_count;
+
+  o.kserve_batching = b;
+  o.kserve_batching.dynamic_batching = kserve_dynamic_batching;
+  if (!model_config_path.empty()) {
+    ASSIGN_OR_RETURN(auto triton, batching::LoadTritonConfigFile(model_config_path));
+    auto from_file = batching::ToBatcherConfig(triton);
+    if (!from_file.ok()) return from_file.status().WithPrefix(model_config_path);
+    o.kserve_batching = *from_file;
+    o.instance_count = from_file->instance_count;
+    b.max_batch_size = from_file->max_batch_size;
+  }
+  o.rest_batching = b;
+  o.rest_batching.dynamic_batching = rest_dynamic_batching;
+  o.rest_batching.instance_count = o.instance_count;
+  o.kserve_batching.instance_count = o.instance_count;
+  RETURN_IF_ERROR(o.rest_batching.Validate().WithPrefix("REST batching"));
+  RETURN_IF_ERROR(o.kserve_batching.Validate().WithPrefix("KServe batching"));
+
+  const int max_batch = std::max(o.rest_batching.max_batch_size, o.kserve_batching.max_batch_size);
+  std::set<int> ready_sizes;
+  for (int s : warmup_batch_sizes) ready_sizes.insert(std::min(s, max_batch));
+  o.warmup_batch_sizes.assign(ready_sizes.begin(), ready_sizes.end());
+  if (background_warmup) {
+    // Every size a batch can have would cost sum(1..max) images; powers of
+    // two, the preferred sizes and the cap cover the shapes seen in practice.
+    std::set<int> sizes;
+    for (int s = 1; s <= max_batch; s *= 2) sizes.insert(s);
+    sizes.insert(max_batch);
+    for (int s : o.kserve_batching.preferred_batch_sizes) sizes.insert(s);
+    for (int s : sizes) {
+      if (!ready_sizes.count(s)) o.background_warmup_batch_sizes.push_back(s);
+    }
+  }
+  return o;
+}
+
+struct ClipServer::Listeners {
+  std::unique_ptr<RestApi> rest;
+  std::unique_ptr<KserveApi> kserve;
+  std::unique_ptr<HttpServer> rest_http, kserve_http, metrics_http;
+};
+
+ClipServer::ClipServer(ServerConfig config, ModelServiceOptions options, ServerHooks hooks)
+    : config_(std::move(config)), hooks_(std::move(hooks)), listeners_(std::make_unique<Listeners>()) {
+  service_ = std::make_unique<ModelService>(std::move(options), &registry_);
+}
+
+ClipServer::~ClipServer() { (void)Shutdown(Microseconds(0)); }
+
+Status ClipServer::Start() {
+  auto counter = registry_.AddCounterFamily("clipserve_http_requests_total",
+                                            "HTTP requests served, by API, route and status code",
+                                            {"api", "route", "code"});
+  metrics::CounterFamily* requests = counter.ok() ? *counter : nullptr;
+
+  auto make_options = [&](std::string name, int port, auto error_body) {
+    HttpServerOptions o;
+    o.name = std::move(name);
+    o.host = config_.host;
+    o.port = port;
+    o.worker_threads = config_.http_threads;
+    o.max_body_bytes = config_.max_body_bytes;
+    o.read_timeout_s = config_.read_timeout_s;
+    o.keep_alive_timeout_s = config_.keep_alive_timeout_s;
+    o.access_log = config_.access_log;
+    o.error_body = error_body;
+    return o;
+  };
+
+  auto& l = *listeners_;
+  if (config_.rest_api) {
+    l.rest = std::make_unique<RestApi>(service_.get(), RestApiOptions{hooks_.device_facts, requests});
+    l.rest_http = std::make_unique<HttpServer>(make_options("rest", config_.rest_port, &RestApi::ErrorBody), l.rest->Routes());
+    RETURN_IF_ERROR(l.rest_http->Bind().status());
+  }
+  if (config_.kserve_api) {
+    KserveApiOptions ko;
+    ko.server_version = hooks_.version;
+    ko.request_counter = requests;
+    ko.instance_kind = config_.engine.device == engine::DeviceKind::kCuda ? "KIND_GPU" : "KIND_CPU";
+    l.kserve = std::make_unique<KserveApi>(service_.get(), ko);
+    l.kserve_http =
+        std::make_unique<HttpServer>(make_options("kserve", config_.http_port, &KserveApi::ErrorBody), l.kserve->Routes());
+    RETURN_IF_ERROR(l.kserve_http->Bind().status());
+  }
+  if (config_.metrics_port >= 0) {
+    // /metrics reads atomics only; it never waits on inference.
+    std::vector<Route> routes = {
+        {"GET", "/metrics",
+         [this](const HttpRequest&, HttpResponse& res) {
+           res.content_type = std::string(metrics::kPrometheusContentType);
+           res.body = registry_.RenderText();
+         }},
+    };
+    auto o = make_options("metrics", config_.metrics_port, &KserveApi::ErrorBody);
+    o.worker_threads = 8;
+    l.metrics_http = std::make_unique<HttpServer>(o, std::move(routes));
+    RETURN_IF_ERROR(l.metrics_http->Bind().status());
+  }
+  for (auto* s : {l.rest_http.get(), l.kserve_http.get(), l.metrics_http.get()}) {
+    if (s) s->Start();
+  }
+  return Status::Ok();
+}
+
+std::string ClipServer::ListeningLine() const {
+  std::string line = "clip-server: listening";
+  auto add = [&](const char* name, const std::unique_ptr<HttpServer>& s) {
+    if (s) line += std::string(" ") + name + "=" + s->host() + ":" + std::to_string(s->port());
+  };
+  add("rest", listeners_->rest_http);
+  add("http", listeners_->kserve_http);
+  add("metrics", listeners_->metrics_http);
+  return line;
+}
+
+Status ClipServer::LoadModel() {
+  RETURN_IF_ERROR(service_->Load(hooks_.engine_factory));
+  service_->StartBackgroundWarmup();
+  return Status::Ok();
+}
+
+Status ClipServer::Shutdown(Microseconds drain_timeout) {
+  auto& l = *listeners_;
+  // Close the inference listeners (each Stop() returns once its workers have
+  // answered the requests they hold) while the batchers drain their queues
+  // without batching delay; requests that arrive on an open keep-alive
+  // connection meanwhile get 503.
+  std::vector<std::thread> stoppers;
+  for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
+    if (s) stoppers.emplace_back([s] { s->Stop(); });
+  }
+  Status st = service_->Shutdown(drain_timeout);
+  for (auto& t : stoppers) t.join();
+  if (l.metrics_http) l.metrics_http->Stop();
+  return st;
+}
+
+int ClipServer::rest_port() const { return listeners_->rest_http ? listeners_->rest_http->port() : -1; }
+int ClipServer::http_port() const { return listeners_->kserve_http ? listeners_->kserve_http->port() : -1; }
+int ClipServer::metrics_port() const { return listeners_->metrics_http ? listeners_->metrics_http->port() : -1; }
+
+}  // namespace clipserve::server

@@ -1,0 +1,106 @@
+// ClipServer: the whole server, assembled from the parts in this folder.
+//
+// ServerConfig is clip-server's one config struct (the binary fills it from
+// CLI11 flags and environment variables, then calls Validate once).
+// ClipServer binds the listeners first (liveness answers at once), then
+// loads the model on the caller's thread (readiness and inference answer 503
+// until it is loaded and warmed up), and drains on Shutdown.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "metrics/registry.h"
+#include "server/model_service.h"
+
+namespace clipserve::server {
+
+struct ServerConfig {
+  // Personalities and listeners.
+  bool rest_api = true;
+  bool kserve_api = true;
+  std::string host = "127.0.0.1";
+  int rest_port = 8002;     // 0 = ephemeral
+  int http_port = 8003;     // KServe v2
+  int metrics_port = 8005;  // -1 = no metrics listener
+
+  // Model and engine.
+  engine::EngineOptions engine;
+  std::string model_name = "openclip_vit_b32";
+
+  // Batching (Triton names). A --model-config file, when given, overrides
+  // the KServe batching settings and the instance count.
+  int max_batch_size = 32;
+  std::vector<int> preferred_batch_sizes;
+  std::int64_t max_queue_delay_us = 0;
+  int max_queue_size = 0;               // requests; 0 = unbounded
+  std::int64_t queue_timeout_us = 0;    // 0 = none
+  int instance_count = 1;
+  bool rest_dynamic_batching = false;   // the original served each request alone
+  bool kserve_dynamic_batching = true;
+  std::string model_config_path;        // Triton config.pbtxt
+
+  // Warm-up: sizes run before readiness; "all" others in the background.
+  std::vector<int> warmup_batch_sizes = {1};
+  bool background_warmup = true;
+
+  // Limits.
+  std::uint64_t max_body_bytes = 64ull << 20;
+  int max_images_per_request = 256;
+  std::uint64_t max_pixels = 2ull * 89478485ull;
+  int read_timeout_s = 30;
+  int keep_alive_timeout_s = 5;
+  int http_threads = 264;  // per listener: 256 keep-alive clients + spare
+  int drain_timeout_s = 30;
+  bool access_log = true;
+
+  Status Validate() const;
+  // The service options this config implies (reads --model-config).
+  StatusOr<ModelServiceOptions> ToServiceOptions() const;
+};
+
+struct ServerHooks {
+  EngineFactory engine_factory;                       // required
+  std::function<engine::DeviceFacts()> device_facts;  // for /gpu-info; may be empty
+  std::string version = "0.1.0";
+};
+
+class ClipServer {
+ public:
+  // `config` must have passed Validate(); `options` from ToServiceOptions().
+  ClipServer(ServerConfig config, ModelServiceOptions options, ServerHooks hooks);
+  ~ClipServer();
+
+  // Binds and starts every enabled listener. After this, liveness answers.
+  Status Start();
+  // "clip-server: listening rest=HOST:PORT http=HOST:PORT metrics=HOST:PORT"
+  // (a listener that is off is omitted).
+  std::string ListeningLine() const;
+  // Builds the engines, warms up, becomes ready; then starts the background
+  // warm-up. Blocks.
+  Status LoadModel();
+  // Stops accepting, lets requests in flight finish, drains the batchers.
+  // Bounded by `drain_timeout` overall (listeners first, then queues).
+  Status Shutdown(Microseconds drain_timeout);
+
+  int rest_port() const;
+  int http_port() const;
+  int metrics_port() const;
+  ModelService& service() { return *service_; }
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  struct Listeners;
+  ServerConfig config_;
+  ServerHooks hooks_;
+  metrics::Registry registry_;
+  std::unique_ptr<ModelService> service_;
+  std::unique_ptr<Listeners> listeners_;
+};
+
+}  // namespace clipserve::server

@@ -1,0 +1,381 @@
+#include "server/kserve_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstring>
+
+#include "image/image.h"
+#include "server/api_common.h"
+#include "server/base64.h"
+
+namespace clipserve::server {
+namespace {
+
+using nlohmann::json;
+
+json CountNsJson(const metrics::CountNs& c) { return {{"count", c.count}, {"ns", c.ns}}; }
+
+std::uint64_t NsSince(std::chrono::steady_clock::time_point t0) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+}
+
+// Triton's $model_stat for one snapshot.
+json StatsJson(const metrics::ModelStatsSnapshot& s) {
+  json batch = json::array();
+  for (const auto& b : s.batch_stats) {
+    batch.push_back({{"batch_size", b.batch_size},
+                     {"compute_input", CountNsJson(b.compute_input)},
+                     {"compute_infer", CountNsJson(b.compute_infer)},
+                     {"compute_output", CountNsJson(b.compute_output)}});
+  }
+  return {{"name", s.name},
+          {"version", s.version},
+          {"last_inference", s.last_inference_ms},
+          {"inference_count", s.inference_count},
+          {"execution_count", s.execution_count},
+          {"inference_stats",
+           {{"success", CountNsJson(s.success)},
+            {"fail", CountNsJson(s.fail)},
+            {"queue", CountNsJson(s.queue)},
+            {"compute_input", CountNsJson(s.compute_input)},
+            {"compute_infer", CountNsJson(s.compute_infer)},
+            {"compute_output", CountNsJson(s.compute_output)},
+            {"cache_hit", CountNsJson({})},
+            {"cache_miss", CountNsJson({})}}},
+          {"batch_stats", batch},
+          {"memory_usage", json::array()}};
+}
+
+}  // namespace
+
+struct KserveApi::Model {
+  std::string name;
+  InferRoute route;
+  std::string input_name;
+  std::string input_datatype;  // "FP32" | "BYTES"
+  std::string output_name = "embedding";
+  metrics::ModelStats* stats;
+};
+
+KserveApi::KserveApi(ModelService* service, KserveApiOptions options) : service_(service), options_(std::move(options)) {
+  models_.push_back({service_->options().model_name, InferRoute::kKserveTensor, "image", "FP32", "embedding",
+                     service_->tensor_stats()});
+  models_.push_back({service_->image_model_name(), InferRoute::kKserveImage, "image_bytes", "BYTES", "embedding",
+                     service_->image_stats()});
+}
+
+KserveApi::~KserveApi() = default;
+
+std::vector<Route> KserveApi::Routes() {
+  auto bind = [this](void (KserveApi::*fn)(const HttpRequest&, HttpResponse&), std::string name) {
+    return Counted(options_.request_counter, "kserve", std::move(name),
+                   [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); });
+  };
+  const std::string m = "/v2/models/([^/]+)(?:/versions/([^/]+))?";
+  // Order matters: httplib takes the first match, so /v2/models/stats comes
+  // before the model-name patterns that would read "stats" as a model.
+  // clang-format off
+  return {
+      {"GET",  "/v2/health/live",      bind(&KserveApi::Live,            "/v2/health/live")},
+      {"GET",  "/v2/health/ready",     bind(&KserveApi::Ready,           "/v2/health/ready")},
+      {"GET",  "/v2",                  bind(&KserveApi::ServerMetadata,  "/v2")},
+      {"GET",  "/v2/models/stats",     bind(&KserveApi::AllStats,        "/v2/models/stats")},
+      {"POST", "/v2/repository/index", bind(&KserveApi::RepositoryIndex, "/v2/repository/index")},
+      {"GET",  m,                      bind(&KserveApi::ModelMetadata,   "/v2/models/{m}")},
+      {"GET",  m + "/ready",           bind(&KserveApi::ModelReady,      "/v2/models/{m}/ready")},
+      {"GET",  m + "/config",          bind(&KserveApi::ModelConfig,     "/v2/models/{m}/config")},
+      {"GET",  m + "/stats",           bind(&KserveApi::ModelStats,      "/v2/models/{m}/stats")},
+      {"POST", m + "/infer",           bind(&KserveApi::Infer,           "/v2/models/{m}/infer")},
+  };
+  // clang-format on
+}
+
+int KserveApi::HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kAlreadyExists: return 400;
+    case StatusCode::kResourceExhausted:  // queue full (Triton: UNAVAILABLE)
+    case StatusCode::kUnavailable:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kDeadlineExceeded: return 503;
+    default: return 500;
+  }
+}
+
+std::string KserveApi::ErrorBody(int http_status, std::string_view message) {
+  (void)http_status;
+  return json{{"error", message}}.dump();
+}
+
+void KserveApi::Fail(HttpResponse& res, const Status& status) {
+  res.status = HttpStatusFor(status);
+  res.body = ErrorBody(res.status, status.message());
+}
+
+StatusOr<const KserveApi::Model*> KserveApi::FindModel(const HttpRequest& req) const {
+  const std::string name = req.path_param(1);
+  const std::string version = req.path_param(2);
+  for (const auto& model : models_) {
+    if (model.name != name) continue;
+    if (!version.empty() && version != service_->options().model_version) {
+      return NotFoundError("Request for unknown model: '" + name + "' version " + version + " is not found");
+    }
+    return &model;
+  }
+  return NotFoundError("Request for unknown model: '" + name + "' is not found");
+}
+
+void KserveApi::Live(const HttpRequest&, HttpResponse& res) { res.body.clear(); }
+
+void KserveApi::Ready(const HttpRequest&, HttpResponse& res) {
+  if (!service_->ready()) {
+    res.status = 503;
+    res.body = ErrorBody(503, "Server is not ready: model is loading");
+  }
+}
+
+void KserveApi::ServerMetadata(const HttpRequest&, HttpResponse& res) {
+  res.body = json{{"name", "triton"},
+                  {"version", options_.server_version},
+                  {"extensions", {"binary_tensor_data", "model_configuration", "statistics", "parameters"}}}
+                 .dump();
+}
+
+void KserveApi::RepositoryIndex(const HttpRequest&, HttpResponse& res) {
+  json index = json::array();
+  for (const auto& model : models_) {
+    index.push_back({{"name", model.name},
+                     {"version", service_->options().model_version},
+                     {"state", service_->ready() ? "READY" : "LOADING"}});
+  }
+  res.body = index.dump();
+}
+
+void KserveApi::ModelMetadata(const HttpRequest& req, HttpResponse& res) {
+  auto model = FindModel(req);
+  if (!model.ok()) return Fail(res, model.status());
+  const auto* info = service_->engine_info();
+  if (info == nullptr) return Fail(res, UnavailableError("Request for model '" + (*model)->name + "' failed: model is loading"));
+  const Model& m = **model;
+  json input_shape = m.input_datatype == "FP32" ? json::array({-1, 3, info->image_size, info->image_size}) : json::array({-1});
+  res.body = json{{"name", m.name},
+                  {"versions", {service_->options().model_version}},
+                  {"platform", options_.platform},
+                  {"inputs", {{{"name", m.input_name}, {"datatype", m.input_datatype}, {"shape", input_shape}}}},
+                  {"outputs", {{{"name", m.output_name}, {"datatype", "FP32"}, {"shape", {-1, info->embed_dim}}}}}}
+                 .dump();
+}
+
+void KserveApi::ModelReady(const HttpRequest& req, HttpResponse& res) {
+  auto model = FindModel(req);
+  if (!model.ok()) return Fail(res, model.status());
+  if (!service_->ready()) return Fail(res, UnavailableError("model '" + (*model)->name + "' is not ready"));
+}
+
+void KserveApi::ModelConfig(const HttpRequest& req, HttpResponse& res) {
+  auto model = FindModel(req);
+  if (!model.ok()) return Fail(res, model.status());
+  const auto* info = service_->engine_info();
+  if (info == nullptr) return Fail(res, UnavailableError("Request for model '" + (*model)->name + "' failed: model is loading"));
+  const Model& m = **model;
+  const auto& b = service_->options().kserve_batching;
+  json input = {{"name", m.input_name},
+                {"data_type", m.input_datatype == "FP32" ? "TYPE_FP32" : "TYPE_STRING"},
+                {"format", "FORMAT_NONE"},
+                {"dims", m.input_datatype == "FP32" ? json::array({3, info->image_size, info->image_size}) : json::array({1})},
+                {"is_shape_tensor", false},
+                {"allow_ragged_batch", false},
+                {"optional", false}};
+  if (m.input_datatype == "BYTES") input["reshape"] = {{"shape", json::array()}};
+  json config = {
+      {"name", m.name},
+      {"platform", options_.platform},
+      {"backend", "pytorch"},
+      {"version_policy", {{"latest", {{"num_versions", 1}}}}},
+      {"max_batch_size", b.max_batch_size},
+      {"input", {input}},
+      {"output", {{{"name", m.output_name}, {"data_type", "TYPE_FP32"}, {"dims", {info->embed_dim}},
+                   {"label_filename", ""}, {"is_shape_tensor", false}}}},
+      {"batch_input", json::array()},
+      {"batch_output", json::array()},
+      {"instance_group", {{{"name", m.name + "_0"}, {"kind", options_.instance_kind},
+                           {"count", service_->options().instance_count}, {"gpus", json::array()},
+                           {"secondary_devices", json::array()}, {"profile", json::array()},
+                           {"passive", false}, {"host_policy", ""}}}},
+      {"default_model_filename", ""},
+      {"parameters", json::object()},
+      {"model_warmup", json::array()},
+  };
+  if (b.dynamic_batching) {
+    config["dynamic_batching"] = {
+        {"preferred_batch_size", b.preferred_batch_sizes},
+        {"max_queue_delay_microseconds", b.max_queue_delay.count()},
+        {"preserve_ordering", true},
+        {"priority_levels", 0},
+        {"default_priority_level", 0},
+        {"default_queue_policy", {{"timeout_action", "REJECT"},
+                                  {"default_timeout_microseconds", b.default_queue_timeout.count()},
+                                  {"allow_timeout_override", b.allow_timeout_override},
+                                  {"max_queue_size", b.max_queue_size}}},
+        {"priority_queue_policy", json::object()}};
+  }
+  res.body = config.dump();
+}
+
+void KserveApi::ModelStats(const HttpRequest& req, HttpResponse& res) {
+  auto model = FindModel(req);
+  if (!model.ok()) return Fail(res, model.status());
+  res.body = json{{"model_stats", {StatsJson((*model)->stats->Snapshot())}}}.dump();
+}
+
+void KserveApi::AllStats(const HttpRequest&, HttpResponse& res) {
+  json all = json::array();
+  for (const auto& model : models_) all.push_back(StatsJson(model.stats->Snapshot()));
+  res.body = json{{"model_stats", all}}.dump();
+}
+
+StatusOr<EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request) {
+  const auto* info = service_->engine_info();
+  const std::string& mn = m.name;
+  if (request.inputs.size() != 1) {
+    return InvalidArgumentError("expected 1 inputs but got " + std::to_string(request.inputs.size()) +
+                                " inputs for model '" + mn + "'");
+  }
+  const auto& in = request.inputs[0];
+  if (in.name != m.input_name) return InvalidArgumentError("unexpected inference input '" + in.name + "' for model '" + mn + "'");
+  if (in.datatype != m.input_datatype) {
+    return InvalidArgumentError("inference input '" + in.name + "' data-type is '" + in.datatype + "', but model '" + mn +
+                                "' expects '" + m.input_datatype + "'");
+  }
+  for (const auto& out : request.outputs) {
+    if (out.name != m.output_name) return InvalidArgumentError("unexpected inference output '" + out.name + "' for model '" + mn + "'");
+  }
+
+  if (m.input_datatype == "FP32") {
+    const std::int64_t s = info->image_size;
+    const auto& sh = in.shape;
+    if (sh.size() != 4 || sh[0] < 1 || sh[1] != 3 || sh[2] != s || sh[3] != s) {
+      return InvalidArgumentError("unexpected shape for input '" + in.name + "' for model '" + mn + "'. Expected [-1,3," +
+                                  std::to_string(s) + "," + std::to_string(s) + "], got " + kserve::ShapeString(sh));
+    }
+    if (sh[0] > service_->options().max_images_per_request) {
+      return OutOfRangeError("inference request batch-size must be <= " +
+                             std::to_string(service_->options().max_images_per_request) + " for '" + mn + "'");
+    }
+    const int n = static_cast<int>(sh[0]);
+    const std::uint64_t elements = kserve::ElementCount(sh);
+    std::vector<float> pixels;
+    if (in.binary) {
+      if (in.raw.size() != elements * sizeof(float)) {
+        return InvalidArgumentError("unexpected total byte size " + std::to_string(in.raw.size()) + " for input '" +
+                                    in.name + "', expecting " + std::to_string(elements * sizeof(float)));
+      }
+      pixels.resize(elements);
+      std::memcpy(pixels.data(), in.raw.data(), in.raw.size());
+    } else {
+      if (in.fp32.size() != elements) {
+        return InvalidArgumentError("unexpected number of elements " + std::to_string(in.fp32.size()) + " for input '" +
+                                    in.name + "', expecting " + std::to_string(elements));
+      }
+      pixels = in.fp32;  // copy: the request is const; FP32 JSON is the slow path anyway
+    }
+    return service_->EmbedPixels(m.route, std::move(pixels), n);
+  }
+
+  // BYTES: [N] or [N,1] encoded images.
+  const auto& sh = in.shape;
+  const bool shape_ok = (sh.size() == 1 && sh[0] >= 1) || (sh.size() == 2 && sh[0] >= 1 && sh[1] == 1);
+  if (!shape_ok) {
+    return InvalidArgumentError("unexpected shape for input '" + in.name + "' for model '" + mn + "'. Expected [-1], got " +
+                                kserve::ShapeString(sh));
+  }
+  const std::uint64_t n = kserve::ElementCount(sh);
+  std::vector<std::string_view> images;
+  std::vector<std::vector<std::uint8_t>> decoded;  // JSON strings that were base64
+  if (in.binary) {
+    ASSIGN_OR_RETURN(images, kserve::SplitBinaryBytes(in.raw, in.name));
+  } else {
+    decoded.resize(in.bytes.size());
+    for (size_t i = 0; i < in.bytes.size(); ++i) {
+      const std::string& s = in.bytes[i];
+      const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+      if (image::DetectFormat(std::span<const std::uint8_t>(p, s.size())) != image::Format::kUnknown) {
+        images.emplace_back(s);
+        continue;
+      }
+      // JSON strings cannot carry raw JPEG bytes portably; accept base64 too.
+      auto payload = StripDataUri(s);
+      auto bytes = payload.ok() ? DecodeBase64(*payload) : StatusOr<std::vector<std::uint8_t>>(payload.status());
+      if (!bytes.ok()) images.emplace_back(s);  // let the decoder name the problem
+      else {
+        decoded[i] = std::move(*bytes);
+        images.emplace_back(reinterpret_cast<const char*>(decoded[i].data()), decoded[i].size());
+      }
+    }
+  }
+  if (images.size() != n) {
+    return InvalidArgumentError("unexpected number of string elements " + std::to_string(images.size()) + " for input '" +
+                                in.name + "', expecting " + std::to_string(n));
+  }
+  return service_->EmbedEncoded(m.route, images);
+}
+
+void KserveApi::Infer(const HttpRequest& req, HttpResponse& res) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto found = FindModel(req);
+  if (!found.ok()) return Fail(res, found.status());
+  const Model& m = **found;
+  if (!service_->ready()) {
+    return Fail(res, UnavailableError("Request for model '" + m.name + "' failed: model is not ready"));
+  }
+  auto fail_early = [&](const Status& st) {
+    m.stats->RecordFailure(metrics::FailureReason::kOther, NsSince(t0));
+    Fail(res, st);
+  };
+
+  std::optional<std::uint64_t> header_len;
+  if (req.has_header("Inference-Header-Content-Length")) {
+    auto parsed = kserve::ParseHeaderLength(req.header("Inference-Header-Content-Length"), req.body().size());
+    if (!parsed.ok()) return fail_early(parsed.status());
+    header_len = *parsed;
+  }
+  auto request = kserve::ParseInferRequest(req.body(), header_len);
+  if (!request.ok()) return fail_early(request.status());
+
+  auto outcome = RunInfer(m, *request);
+  if (!outcome.ok()) {
+    // Failures the service or batcher produced are recorded there; input
+    // validation failures above it are recorded here.
+    const auto code = outcome.status().code();
+    if (code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfRange) {
+      if (outcome.status().message().rfind("image ", 0) != 0) m.stats->RecordFailure(metrics::FailureReason::kOther, NsSince(t0));
+    }
+    return Fail(res, outcome.status());
+  }
+  const auto& r = outcome->result;
+  bool binary = request->binary_data_output;
+  for (const auto& out : request->outputs) binary = out.binary.value_or(request->binary_data_output);
+
+  kserve::OutputTensor tensor;
+  tensor.name = m.output_name;
+  tensor.shape = {r.num_images, r.embed_dim};
+  tensor.data = r.embeddings;
+  tensor.binary = binary;
+  auto encoded = kserve::EncodeInferResponse(m.name, service_->options().model_version, request->id,
+                                             std::span<const kserve::OutputTensor>(&tensor, 1));
+  res.batch_size = r.batch_size;
+  res.set_header("Server-Timing", ServerTimingHeader(*outcome));
+  res.body = std::move(encoded.body);
+  if (encoded.json_header_bytes) {
+    res.content_type = "application/octet-stream";
+    res.set_header("Inference-Header-Content-Length", std::to_string(*encoded.json_header_bytes));
+  }
+}
+
+}  // namespace clipserve::server

@@ -1,0 +1,67 @@
+// KServe v2 personality, compatible with Triton's HTTP/REST API: health,
+// server/model metadata, model config (Triton's JSON form), the statistics
+// extension, and infer with JSON tensors and the binary tensor extension.
+//
+// Models (names follow ModelServiceOptions::model_name, version "1"):
+//   <name>        input `image` FP32 [-1,3,S,S] in [0,1]; output `embedding` FP32 [-1,D]
+//   <name>_image  input `image_bytes` BYTES [-1] (encoded JPEG/PNG/WebP,
+//                 preprocessed here); same output.
+// Errors are {"error": "..."} worded like Triton's; bad requests are 400,
+// queue full / not ready / draining 503.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "metrics/registry.h"
+#include "server/http_server.h"
+#include "server/kserve_codec.h"
+#include "server/model_service.h"
+
+namespace clipserve::server {
+
+struct KserveApiOptions {
+  std::string server_version = "0.1.0";
+  metrics::CounterFamily* request_counter = nullptr;  // may be null
+  std::string platform = "pytorch_libtorch";
+  std::string instance_kind = "KIND_CPU";
+};
+
+class KserveApi {
+ public:
+  KserveApi(ModelService* service, KserveApiOptions options);
+  ~KserveApi();
+
+  std::vector<Route> Routes();
+
+  static int HttpStatusFor(const Status& status);
+  static std::string ErrorBody(int http_status, std::string_view message);
+
+ private:
+  struct Model;  // one served model: names, tensor specs, route, stats
+
+  void Live(const HttpRequest& req, HttpResponse& res);
+  void Ready(const HttpRequest& req, HttpResponse& res);
+  void ServerMetadata(const HttpRequest& req, HttpResponse& res);
+  void ModelMetadata(const HttpRequest& req, HttpResponse& res);
+  void ModelReady(const HttpRequest& req, HttpResponse& res);
+  void ModelConfig(const HttpRequest& req, HttpResponse& res);
+  void ModelStats(const HttpRequest& req, HttpResponse& res);
+  void AllStats(const HttpRequest& req, HttpResponse& res);
+  void RepositoryIndex(const HttpRequest& req, HttpResponse& res);
+  void Infer(const HttpRequest& req, HttpResponse& res);
+
+  // Resolves captures 1 (model) and 2 (version, may be empty).
+  StatusOr<const Model*> FindModel(const HttpRequest& req) const;
+  StatusOr<EmbedOutcome> RunInfer(const Model& model, const kserve::InferRequest& request);
+  void Fail(HttpResponse& res, const Status& status);
+
+  ModelService* service_;
+  KserveApiOptions options_;
+  std::vector<Model> models_;
+};
+
+}  // namespace clipserve::server

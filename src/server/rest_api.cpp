@@ -1,0 +1,246 @@
+#include "server/rest_api.h"
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <bit>
+
+#include "server/api_common.h"
+#include "server/base64.h"
+#include "server/kserve_codec.h"
+
+namespace clipserve::server {
+namespace {
+
+using nlohmann::json;
+
+// FastAPI/pydantic's 422 body: {"detail": [{"loc": [...], "msg": ..., "type": ...}]}.
+std::string ValidationError(json loc, std::string_view msg, std::string_view type) {
+  json item = {{"loc", std::move(loc)}, {"msg", msg}, {"type", type}};
+  return json{{"detail", json::array({item})}}.dump();
+}
+
+}  // namespace
+
+RestApi::RestApi(ModelService* service, RestApiOptions options) : service_(service), options_(std::move(options)) {}
+
+std::vector<Route> RestApi::Routes() {
+  auto bind = [this](void (RestApi::*fn)(const HttpRequest&, HttpResponse&), std::string name) {
+    return Counted(options_.request_counter, "rest", std::move(name),
+                   [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); });
+  };
+  // clang-format off
+  return {
+      {"GET",  "/health",       bind(&RestApi::Health,      "/health")},
+      {"GET",  "/healthz",      bind(&RestApi::Healthz,     "/healthz")},
+      {"GET",  "/model-info",   bind(&RestApi::ModelInfo,   "/model-info")},
+      {"GET",  "/gpu-info",     bind(&RestApi::GpuInfo,     "/gpu-info")},
+      {"POST", "/embed/base64", bind(&RestApi::EmbedBase64, "/embed/base64")},
+      {"POST", "/embed/batch",  bind(&RestApi::EmbedBatch,  "/embed/batch")},
+  };
+  // clang-format on
+}
+
+int RestApi::HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kOutOfRange: return 413;           // too many images for one request
+    case StatusCode::kResourceExhausted: return 429;    // batcher queue full
+    case StatusCode::kUnavailable:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kDeadlineExceeded: return 503;     // not ready, draining, queue timeout
+    case StatusCode::kUnimplemented: return 501;
+    default: return 500;
+  }
+}
+
+std::string RestApi::ErrorBody(int http_status, std::string_view message) {
+  (void)http_status;
+  return json{{"detail", message}}.dump();
+}
+
+void RestApi::Fail(HttpResponse& res, const Status& status) {
+  res.status = HttpStatusFor(status);
+  res.body = ErrorBody(res.status, status.message());
+}
+
+void RestApi::Health(const HttpRequest&, HttpResponse& res) {
+  if (service_->ready()) {
+    res.body = R"({"status":"ok"})";
+  } else {
+    res.status = 503;
+    res.body = R"({"status":"loading","detail":"model is loading"})";
+  }
+}
+
+void RestApi::Healthz(const HttpRequest&, HttpResponse& res) { res.body = R"({"status":"ok"})"; }
+
+std::string RestApi::ModelInfoJson() const {
+  const engine::EngineInfo* info = service_->engine_info();
+  std::string device = std::string(engine::DeviceKindName(info->device));
+  if (info->device == engine::DeviceKind::kCuda) device += ":" + std::to_string(info->device_index);
+  json j = {
+      {"model_name", info->model_name},
+      {"pretrained", info->weights},
+      {"device", device},
+      {"embedding_dim", info->embed_dim},
+      {"image_size", info->image_size},
+      {"precision", engine::PrecisionName(info->precision)},
+      {"threads", info->threads},
+      {"instance_count", service_->options().instance_count},
+      {"served_model_name", service_->options().model_name},
+      {"max_batch_size", service_->options().rest_batching.max_batch_size},
+      {"dynamic_batching", service_->options().rest_batching.dynamic_batching},
+  };
+  return j.dump();
+}
+
+void RestApi::ModelInfo(const HttpRequest&, HttpResponse& res) {
+  if (!service_->ready()) return Fail(res, UnavailableError("model is loading"));
+  res.body = ModelInfoJson();
+}
+
+void RestApi::GpuInfo(const HttpRequest&, HttpResponse& res) {
+  engine::DeviceFacts facts;
+  if (options_.device_facts) facts = options_.device_facts();
+  json gpus = json::array();
+  for (const auto& g : facts.gpus) {
+    gpus.push_back({{"index", g.index},
+                    {"name", g.name},
+                    {"memory_total_bytes", g.memory_total_bytes},
+                    {"memory_free_bytes", g.memory_free_bytes},
+                    {"memory_total_gb", static_cast<double>(g.memory_total_bytes) / (1ull << 30)}});
+  }
+  json j = {{"cuda_available", facts.cuda_available},
+            {"device_count", facts.gpus.size()},
+            {"torch_version", facts.torch_version},
+            {"gpus", gpus}};
+  if (const auto* info = service_->engine_info()) j["device"] = engine::DeviceKindName(info->device);
+  res.body = j.dump();
+}
+
+void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
+  if (!service_->ready()) return Fail(res, UnavailableError("model is loading"));
+  // Per-request parser: base64 bodies can be large and httplib workers are
+  // many, so a thread_local parser would pin that memory per worker.
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  const std::string_view body = req.body();
+  if (auto err = parser.parse(body.data(), body.size()).get(root); err) {
+    res.status = 422;
+    res.body = ValidationError(json::array({"body", 0}), std::string("JSON decode error: ") + simdjson::error_message(err),
+                               "value_error.jsondecode");
+    return;
+  }
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj)) {
+    res.status = 422;
+    res.body = ValidationError(json::array({"body"}), "value is not a valid dict", "type_error.dict");
+    return;
+  }
+  simdjson::dom::element images_el;
+  if (obj["images"].get(images_el)) {
+    res.status = 422;
+    res.body = ValidationError(json::array({"body", "images"}), "field required", "value_error.missing");
+    return;
+  }
+  simdjson::dom::array images;
+  if (images_el.get_array().get(images)) {
+    res.status = 422;
+    res.body = ValidationError(json::array({"body", "images"}), "value is not a valid list", "type_error.list");
+    return;
+  }
+  std::vector<std::string_view> encoded;
+  for (simdjson::dom::element e : images) {
+    std::string_view s;
+    if (e.get_string().get(s)) {
+      res.status = 422;
+      res.body = ValidationError(json::array({"body", "images", encoded.size()}), "str type expected", "type_error.str");
+      return;
+    }
+    encoded.push_back(s);
+  }
+  if (encoded.empty()) return Fail(res, InvalidArgumentError("No images provided"));
+  if (static_cast<int>(encoded.size()) > service_->options().max_images_per_request) {
+    return Fail(res, OutOfRangeError("Too many images: " + std::to_string(encoded.size()) + " (limit " +
+                                     std::to_string(service_->options().max_images_per_request) + ")"));
+  }
+
+  std::vector<std::vector<std::uint8_t>> decoded(encoded.size());
+  std::vector<std::string_view> views(encoded.size());
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    auto payload = StripDataUri(encoded[i]);
+    StatusOr<std::vector<std::uint8_t>> bytes = payload.ok() ? DecodeBase64(*payload) : payload.status();
+    if (!bytes.ok()) {
+      return Fail(res, InvalidArgumentError("Invalid image at index " + std::to_string(i) + ": " + bytes.status().message()));
+    }
+    decoded[i] = std::move(*bytes);
+    views[i] = std::string_view(reinterpret_cast<const char*>(decoded[i].data()), decoded[i].size());
+  }
+  Embed(req, views, res);
+}
+
+void RestApi::EmbedBatch(const HttpRequest& req, HttpResponse& res) {
+  if (!service_->ready()) return Fail(res, UnavailableError("model is loading"));
+  if (!req.is_multipart()) {
+    res.status = 422;
+    res.body = ValidationError(json::array({"body", "files"}), "field required", "value_error.missing");
+    return;
+  }
+  const std::vector<FormPart> parts = req.form_parts("files");
+  if (parts.empty()) {
+    res.status = 422;
+    res.body = ValidationError(json::array({"body", "files"}), "field required", "value_error.missing");
+    return;
+  }
+  if (static_cast<int>(parts.size()) > service_->options().max_images_per_request) {
+    return Fail(res, OutOfRangeError("Too many images: " + std::to_string(parts.size()) + " (limit " +
+                                     std::to_string(service_->options().max_images_per_request) + ")"));
+  }
+  std::vector<std::string_view> views;
+  views.reserve(parts.size());
+  for (const auto& p : parts) views.push_back(p.content);
+  Embed(req, views, res);
+}
+
+void RestApi::Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res) {
+  auto outcome = service_->EmbedEncoded(InferRoute::kRest, images);
+  if (!outcome.ok()) {
+    const Status& st = outcome.status();
+    // The service names a bad image "image <i>: ..."; the original said
+    // "Invalid image at index <i>".
+    if (st.code() == StatusCode::kInvalidArgument && st.message().rfind("image ", 0) == 0) {
+      const auto colon = st.message().find(": ");
+      const std::string index = st.message().substr(6, colon == std::string::npos ? 0 : colon - 6);
+      const std::string why = colon == std::string::npos ? st.message() : st.message().substr(colon + 2);
+      return Fail(res, InvalidArgumentError("Invalid image at index " + index + ": " + why));
+    }
+    return Fail(res, st);
+  }
+  const auto& r = outcome->result;
+  res.batch_size = r.batch_size;
+  res.set_header("Server-Timing", ServerTimingHeader(*outcome));
+  if (WantsOctetStream(req)) {
+    static_assert(std::endian::native == std::endian::little);
+    res.content_type = "application/octet-stream";
+    res.set_header("X-Embedding-Shape", std::to_string(r.num_images) + "," + std::to_string(r.embed_dim));
+    res.set_header("X-Embedding-Dtype", "float32");
+    res.body.assign(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
+    return;
+  }
+  std::string& s = res.body;
+  s.reserve(r.embeddings.size() * 12 + 256);
+  s += "{\"embeddings\":[";
+  for (int i = 0; i < r.num_images; ++i) {
+    if (i) s += ',';
+    kserve::AppendJsonFloats(
+        s, std::span<const float>(r.embeddings.data() + static_cast<size_t>(i) * r.embed_dim, r.embed_dim));
+  }
+  s += "],\"model_info\":";
+  s += ModelInfoJson();
+  s += ",\"count\":" + std::to_string(r.num_images) + "}";
+}
+
+}  // namespace clipserve::server

@@ -1,0 +1,62 @@
+// REST personality: wire-compatible with the original FastAPI embedding
+// service (DESIGN §3). Routes, handlers, its Status -> HTTP mapping and its
+// error body ({"detail": ...}).
+//
+// Health semantics: /healthz is liveness (200 as soon as the process
+// serves); /health answers 200 {"status":"ok"} once the model is ready and
+// 503 before, as the original did (uvicorn only served after the model was
+// loaded, and clients poll /health to wait for it).
+//
+// Validation errors (malformed JSON, missing or mistyped field) are 422 with
+// FastAPI's shape {"detail": [{"loc": [...], "msg": ..., "type": ...}]};
+// every other error is {"detail": "<message>"}.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "metrics/registry.h"
+#include "server/http_server.h"
+#include "server/model_service.h"
+
+namespace clipserve::server {
+
+struct RestApiOptions {
+  // Reports the compute devices for /gpu-info (engine::QueryDeviceFacts in
+  // the binary; a fake in tests).
+  std::function<engine::DeviceFacts()> device_facts;
+  metrics::CounterFamily* request_counter = nullptr;  // may be null
+};
+
+class RestApi {
+ public:
+  RestApi(ModelService* service, RestApiOptions options);
+
+  std::vector<Route> Routes();
+
+  static int HttpStatusFor(const Status& status);
+  static std::string ErrorBody(int http_status, std::string_view message);
+
+ private:
+  void Health(const HttpRequest& req, HttpResponse& res);
+  void Healthz(const HttpRequest& req, HttpResponse& res);
+  void ModelInfo(const HttpRequest& req, HttpResponse& res);
+  void GpuInfo(const HttpRequest& req, HttpResponse& res);
+  void EmbedBase64(const HttpRequest& req, HttpResponse& res);
+  void EmbedBatch(const HttpRequest& req, HttpResponse& res);
+
+  // Runs the images through the service and writes the response (JSON, or
+  // raw float32 when the client accepts application/octet-stream).
+  void Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res);
+  std::string ModelInfoJson() const;
+  void Fail(HttpResponse& res, const Status& status);
+
+  ModelService* service_;
+  RestApiOptions options_;
+};
+
+}  // namespace clipserve::server

@@ -1,0 +1,160 @@
+// Unit tests of the pure wire-format pieces: base64, data URIs, the KServe
+// request parser and response encoder.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+
+#include "server/base64.h"
+#include "server/kserve_codec.h"
+#include "test_support.h"
+
+namespace clipserve::server {
+namespace {
+
+using testing::Base64;
+using testing::FloatBytes;
+using testing::LengthPrefixed;
+
+TEST(Base64Test, RoundTripsEveryLengthModuloThree) {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\x00\xff\x10", 3)}) {
+    auto decoded = DecodeBase64(Base64(s));
+    ASSERT_TRUE(decoded.ok()) << s;
+    EXPECT_EQ(std::string(decoded->begin(), decoded->end()), s);
+  }
+}
+
+TEST(Base64Test, AcceptsMissingPaddingAndLineBreaks) {
+  auto decoded = DecodeBase64("YWJj\nZA");
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(std::string(decoded->begin(), decoded->end()), "abcd");
+}
+
+TEST(Base64Test, RejectsBadCharactersAndTruncation) {
+  auto bad = DecodeBase64("YW*j");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("offset 2"), std::string::npos);
+  EXPECT_FALSE(DecodeBase64("YWJjZ").ok());      // 5 sextets: not base64
+  EXPECT_FALSE(DecodeBase64("YQ==YQ==").ok());   // data after padding
+}
+
+TEST(DataUriTest, StripsBase64DataUrisOnly) {
+  EXPECT_EQ(*StripDataUri("data:image/png;base64,AAAA"), "AAAA");
+  EXPECT_EQ(*StripDataUri("AAAA"), "AAAA");
+  EXPECT_FALSE(StripDataUri("data:image/png,raw").ok());
+  EXPECT_FALSE(StripDataUri("data:image/png;base64").ok());
+}
+
+TEST(KserveCodecTest, ParsesJsonTensorNestedOrFlat) {
+  auto flat = kserve::ParseInferRequest(
+      R"({"id":"r1","inputs":[{"name":"image","datatype":"FP32","shape":[1,2],"data":[0.5,1]}],
+          "outputs":[{"name":"embedding","parameters":{"binary_data":true}}]})",
+      std::nullopt);
+  ASSERT_TRUE(flat.ok()) << flat.status().ToString();
+  EXPECT_EQ(flat->id.value_or(""), "r1");
+  ASSERT_EQ(flat->inputs.size(), 1u);
+  EXPECT_EQ(flat->inputs[0].fp32, (std::vector<float>{0.5f, 1.0f}));
+  EXPECT_FALSE(flat->inputs[0].binary);
+  ASSERT_EQ(flat->outputs.size(), 1u);
+  EXPECT_EQ(flat->outputs[0].binary, std::optional<bool>(true));
+
+  auto nested = kserve::ParseInferRequest(
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2,2],"data":[[1,2],[3,4.5]]}]})", std::nullopt);
+  ASSERT_TRUE(nested.ok());
+  EXPECT_EQ(nested->inputs[0].fp32, (std::vector<float>{1, 2, 3, 4.5f}));
+  EXPECT_TRUE(nested->outputs.empty());
+}
+
+TEST(KserveCodecTest, ParsesBinaryInputsInOrder) {
+  const std::string header =
+      R"({"inputs":[{"name":"a","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}},)"
+      R"({"name":"b","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":11}}],)"
+      R"("parameters":{"binary_data_output":true}})";
+  const std::string a = FloatBytes({1.5f, -2.0f});
+  const std::string b = LengthPrefixed({"xyz", ""}) + "";
+  ASSERT_EQ(b.size(), 11u);
+  const std::string body = header + a + b;
+  auto req = kserve::ParseInferRequest(body, header.size());
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_TRUE(req->binary_data_output);
+  ASSERT_EQ(req->inputs.size(), 2u);
+  EXPECT_TRUE(req->inputs[0].binary);
+  EXPECT_EQ(req->inputs[0].raw, a);
+  auto elements = kserve::SplitBinaryBytes(req->inputs[1].raw, "b");
+  ASSERT_TRUE(elements.ok());
+  EXPECT_EQ(*elements, (std::vector<std::string_view>{"xyz", ""}));
+}
+
+TEST(KserveCodecTest, RejectsBadRequestsWithClearMessages) {
+  struct Case {
+    std::string body;
+    std::optional<std::uint64_t> header;
+    std::string expect;
+  };
+  const std::string bin_hdr = R"({"inputs":[{"name":"a","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}}]})";
+  const std::vector<Case> cases = {
+      {"", std::nullopt, "failed to parse the request JSON"},
+      {"{not json", std::nullopt, "failed to parse the request JSON"},
+      {"[1]", std::nullopt, "expected a JSON object"},
+      {R"({"x":1})", std::nullopt, "missing 'inputs'"},
+      {R"({"inputs":[{"datatype":"FP32","shape":[1],"data":[1]}]})", std::nullopt, "'name'"},
+      {R"({"inputs":[{"name":"a","datatype":"FP32","shape":[1]}]})", std::nullopt, "neither 'data' nor binary_data_size"},
+      {R"({"inputs":[{"name":"a","datatype":"FP32","shape":[1],"data":["s"]}]})", std::nullopt, "expected number"},
+      {bin_hdr + "1234", bin_hdr.size(), "unexpected end of binary data"},
+      {bin_hdr + "123456789", bin_hdr.size(), "unexpected additional input data"},
+      {bin_hdr, std::nullopt, "no Inference-Header-Content-Length"},
+  };
+  for (const auto& c : cases) {
+    auto r = kserve::ParseInferRequest(c.body, c.header);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(KserveCodecTest, HeaderLengthMustBeANumberWithinTheBody) {
+  EXPECT_EQ(*kserve::ParseHeaderLength("12", 20), 12u);
+  EXPECT_FALSE(kserve::ParseHeaderLength("abc", 20).ok());
+  EXPECT_FALSE(kserve::ParseHeaderLength("-1", 20).ok());
+  EXPECT_FALSE(kserve::ParseHeaderLength("21", 20).ok());
+  EXPECT_FALSE(kserve::ParseHeaderLength("", 20).ok());
+}
+
+TEST(KserveCodecTest, SplitBinaryBytesRejectsTruncatedElements) {
+  std::string raw = LengthPrefixed({"abcd"});
+  EXPECT_FALSE(kserve::SplitBinaryBytes(raw.substr(0, 6), "x").ok());
+  EXPECT_FALSE(kserve::SplitBinaryBytes(raw.substr(0, 2), "x").ok());
+  EXPECT_TRUE(kserve::SplitBinaryBytes("", "x")->empty());
+}
+
+TEST(KserveCodecTest, EncodesJsonAndBinaryOutputs) {
+  const std::vector<float> data = {0.25f, -1.5f, 3.0f, 0.1f};
+  kserve::OutputTensor t{"embedding", "FP32", {2, 2}, data, false};
+  auto json_resp = kserve::EncodeInferResponse("m", "1", std::string("id7"), std::span(&t, 1));
+  EXPECT_FALSE(json_resp.json_header_bytes);
+  auto j = nlohmann::json::parse(json_resp.body);
+  EXPECT_EQ(j["id"], "id7");
+  EXPECT_EQ(j["model_name"], "m");
+  EXPECT_EQ(j["model_version"], "1");
+  EXPECT_EQ(j["outputs"][0]["shape"], nlohmann::json::array({2, 2}));
+  std::vector<float> back = j["outputs"][0]["data"].get<std::vector<float>>();
+  EXPECT_EQ(back, data);  // shortest round-trip form is exact
+
+  t.binary = true;
+  auto bin = kserve::EncodeInferResponse("m", "1", std::nullopt, std::span(&t, 1));
+  ASSERT_TRUE(bin.json_header_bytes);
+  auto header = nlohmann::json::parse(bin.body.substr(0, *bin.json_header_bytes));
+  EXPECT_EQ(header["outputs"][0]["parameters"]["binary_data_size"], 16);
+  EXPECT_FALSE(header["outputs"][0].contains("data"));
+  EXPECT_EQ(bin.body.substr(*bin.json_header_bytes), FloatBytes(data));
+}
+
+TEST(KserveCodecTest, NonFiniteFloatsBecomeNull) {
+  std::string s;
+  const float vals[] = {1.0f, std::numeric_limits<float>::quiet_NaN()};
+  kserve::AppendJsonFloats(s, vals);
+  EXPECT_EQ(s, "[1,null]");
+}
+
+}  // namespace
+}  // namespace clipserve::server
