@@ -273,8 +273,10 @@ class BackendRunner {
 
   static bool HasCounts(const std::optional<TritonModelCounters>& c) { return c && c->request_success.has_value(); }
 
-  template <typename Body>
-  void Phase(const std::string& name, int images_per_request, Body body) {
+  // `prepare` runs before the "before" scrape (warm-up requests, opening
+  // connections), so server-side deltas cover the timed requests only.
+  template <typename Prepare, typename Body>
+  void Phase(const std::string& name, int images_per_request, Prepare prepare, Body body) {
     PhaseMeasurement m;
     m.name = name;
     m.images_per_request = images_per_request;
@@ -284,6 +286,7 @@ class BackendRunner {
       run_.phases.push_back(std::move(m));
       return;
     }
+    prepare(m);
     const Counters before = Scrape();
     body(m);
     const Counters after = Scrape();
@@ -309,11 +312,14 @@ class BackendRunner {
     run_.phases.push_back(std::move(m));
   }
 
-  // Warm-up (untimed) then `iterations` sequential requests on one connection.
-  void Sequential(PhaseMeasurement& m, const std::vector<PreparedRequest>& reqs) {
-    HttpSession s(endpoint_, timeout_);
+  // Untimed warm-up on the session the timed requests then reuse.
+  void Warmup(PhaseMeasurement& m, HttpSession& s, const std::vector<PreparedRequest>& reqs) {
     for (int i = 0; i < cfg_.warmup; ++i) (void)SendChecked(s, reqs[static_cast<std::size_t>(i) % reqs.size()]);
     m.warmup = cfg_.warmup;
+  }
+
+  // `iterations` sequential requests on one keep-alive connection.
+  void Sequential(PhaseMeasurement& m, HttpSession& s, const std::vector<PreparedRequest>& reqs) {
     Progress progress;
     ProgressLine line(cfg_.progress, run_.backend + " " + m.name, progress);
     RunClosedLoop(1, cfg_.iterations, RealClock::Instance(),
@@ -332,7 +338,11 @@ class BackendRunner {
   }
 
   void RunTimedPhases() {
-    Phase("single", 1, [&](PhaseMeasurement& m) { Sequential(m, singles_); });
+    {
+      HttpSession s(endpoint_, timeout_);
+      Phase("single", 1, [&](PhaseMeasurement& m) { Warmup(m, s, singles_); },
+            [&](PhaseMeasurement& m) { Sequential(m, s, singles_); });
+    }
 
     auto sizes = ParseBatchSizes(cfg_.batch_sizes);
     for (int n : sizes.ok() ? *sizes : std::vector<int>{}) {
@@ -360,12 +370,15 @@ class BackendRunner {
         run_.phases.push_back(std::move(m));
         continue;
       }
-      Phase(name, n, [&](PhaseMeasurement& m) { Sequential(m, reqs); });
+      HttpSession s(endpoint_, timeout_);
+      Phase(name, n, [&](PhaseMeasurement& m) { Warmup(m, s, reqs); },
+            [&](PhaseMeasurement& m) { Sequential(m, s, reqs); });
     }
 
     if (cfg_.concurrent_requests > 0) {
-      Phase("concurrent", 1, [&](PhaseMeasurement& m) {
-        auto sessions = ConnectedSessions(cfg_.concurrency);
+      std::vector<std::unique_ptr<HttpSession>> sessions;
+      Phase("concurrent", 1, [&](PhaseMeasurement&) { sessions = ConnectedSessions(cfg_.concurrency); },
+            [&](PhaseMeasurement& m) {
         GpuSampler sampler(200);
         sampler.Start();
         Progress progress;
@@ -381,14 +394,15 @@ class BackendRunner {
     }
 
     if (cfg_.request_rate > 0) {
-      Phase("open_loop", 1, [&](PhaseMeasurement& m) {
+      std::vector<std::unique_ptr<HttpSession>> sessions;
+      Phase("open_loop", 1, [&](PhaseMeasurement&) { sessions = ConnectedSessions(cfg_.open_loop_workers); },
+            [&](PhaseMeasurement& m) {
         const Arrival arrival = ParseArrival(cfg_.arrival).ok() ? *ParseArrival(cfg_.arrival) : Arrival::kPoisson;
         const auto offsets = MakeArrivalOffsets(cfg_.request_rate, cfg_.duration_s, arrival, cfg_.seed);
         m.open_loop.emplace();
         m.open_loop->request_rate_per_s = cfg_.request_rate;
         m.open_loop->duration_s = cfg_.duration_s;
         m.open_loop->arrival = ArrivalName(arrival);
-        auto sessions = ConnectedSessions(cfg_.open_loop_workers);
         GpuSampler sampler(200);
         sampler.Start();
         Progress progress;
