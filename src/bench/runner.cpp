@@ -89,8 +89,7 @@ class BackendRunner {
       Finish();
       return std::move(run_);
     }
-    ResolveProtocolDetails();
-    if (!BuildRequests()) {
+    if (!ResolveProtocolDetails() || !BuildRequests()) {
       Finish();
       return std::move(run_);
     }
@@ -163,20 +162,30 @@ class BackendRunner {
     return true;
   }
 
-  // image-bytes: the BYTES input's rank comes from the model metadata, so
-  // a real Triton model declared with dims [1] (shape [-1,1]) also works.
-  void ResolveProtocolDetails() {
-    if (run_.backend != "triton" || triton_input_ != TritonInput::kImageBytes) return;
+  // From the v2 model metadata: the image_bytes input's rank (a real Triton
+  // model declared with dims [1] has shape [-1,1]), and for tensor inputs
+  // the expected S, so a mismatch fails early with the fix in the message.
+  bool ResolveProtocolDetails() {
+    if (run_.backend != "triton") return true;
     HttpSession s(endpoint_, timeout_);
     auto r = s.Get("/v2/models/" + run_.model);
-    if (r.failure != FailureKind::kNone) return;
+    if (r.failure != FailureKind::kNone) return true;  // the first request will say why
     auto j = nlohmann::json::parse(r.response.body, nullptr, false);
-    if (j.is_object() && j.contains("inputs") && j["inputs"].is_array() && !j["inputs"].empty()) {
-      const auto& shape = j["inputs"][0].value("shape", nlohmann::json::array());
-      if (shape.is_array() && !shape.empty()) {
-        protocol_ = MakeKserveProtocol(triton_input_, cfg_.triton_model, static_cast<int>(shape.size()));
-      }
+    if (!j.is_object() || !j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty()) return true;
+    const auto& shape = j["inputs"][0].value("shape", nlohmann::json::array());
+    if (!shape.is_array() || shape.empty()) return true;
+    if (triton_input_ == TritonInput::kImageBytes) {
+      protocol_ = MakeKserveProtocol(triton_input_, cfg_.triton_model, static_cast<int>(shape.size()));
+      return true;
     }
+    if (shape.size() == 4 && shape[3].is_number_integer() && shape[3].get<int>() > 0 &&
+        shape[3].get<int>() != cfg_.image_size) {
+      Note("setup", "model '" + run_.model + "' expects " + std::to_string(shape[3].get<int>()) + "x" +
+                        std::to_string(shape[3].get<int>()) + " input tensors; rerun with --image-size " +
+                        std::to_string(shape[3].get<int>()));
+      return false;
+    }
+    return true;
   }
 
   bool BuildRequests() {
@@ -300,6 +309,10 @@ class BackendRunner {
     run_.client_cpu_total.user_s += m.client_cpu.user_s;
     run_.client_cpu_total.system_s += m.client_cpu.system_s;
     run_.requests_total += m.attempted;
+    if (m.aborted) {
+      Note(name, "stopped after " + std::to_string(kAbortAfterConsecutiveConnectionFailures) +
+                     " consecutive connection failures; " + std::to_string(m.planned - m.attempted) + " requests not sent");
+    }
     if (m.attempted > 0 && m.latencies_ms.empty()) {
       m.error = "all " + std::to_string(m.attempted) + " requests failed; first: " + m.errors.first_detail;
       Note(name, m.error);
