@@ -67,6 +67,30 @@ double NumberAt(const json& j, const std::string& dotted) {
   return cur->is_number() ? cur->get<double>() : kNaN;
 }
 
+double MetricOf(const json& backend, const std::string& dotted) {
+  const double direct = NumberAt(backend, dotted);
+  if (std::isfinite(direct)) return direct;
+  const auto dot = dotted.find('.');
+  if (dot == std::string::npos) return direct;
+  const std::string phase = dotted.substr(0, dot), field = dotted.substr(dot + 1);
+  if (phase == "batch_1" && !backend.contains("batch_1")) return MetricOf(backend, "single." + field);
+  if (phase == "single" && field == "images_per_sec") {
+    const double mean = NumberAt(backend, "single.mean_ms");
+    return mean > 0 ? 1000.0 / mean : kNaN;
+  }
+  if (phase.rfind("batch_", 0) == 0 && field == "images_per_sec") {
+    const double mean = NumberAt(backend, phase + ".mean_ms");
+    try {
+      const int n = std::stoi(phase.substr(6));
+      return mean > 0 ? n * 1000.0 / mean : kNaN;
+    } catch (...) {
+      return kNaN;
+    }
+  }
+  if (phase == "concurrent" && field == "images_per_sec") return NumberAt(backend, "concurrent.throughput_rps");
+  return direct;
+}
+
 double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size() || a.empty()) return kNaN;
   double dot = 0, na = 0, nb = 0;
@@ -187,8 +211,8 @@ std::vector<std::string> DeriveTradeoffs(const std::vector<BackendView>& views) 
     // Batch scaling.
     auto sizes = BatchSizesOf(d);
     if (sizes.size() >= 2) {
-      const double first = NumberAt(d, "batch_" + std::to_string(sizes.front()) + ".images_per_sec");
-      const double last = NumberAt(d, "batch_" + std::to_string(sizes.back()) + ".images_per_sec");
+      const double first = MetricOf(d, "batch_" + std::to_string(sizes.front()) + ".images_per_sec");
+      const double last = MetricOf(d, "batch_" + std::to_string(sizes.back()) + ".images_per_sec");
       if (std::isfinite(first) && std::isfinite(last) && first > 0) {
         notes.push_back(v.label + ": batching scales from " + Fmt(first) + " img/s (batch " + std::to_string(sizes.front()) +
                         ") to " + Fmt(last) + " img/s (batch " + std::to_string(sizes.back()) + "), x" +
@@ -196,19 +220,19 @@ std::vector<std::string> DeriveTradeoffs(const std::vector<BackendView>& views) 
       }
     }
     // Concurrency vs sequential.
-    const double single_mean = NumberAt(d, "single.mean_ms");
-    const double rps = NumberAt(d, "concurrent.throughput_rps");
-    const double conc = NumberAt(d, "concurrent.concurrency");
+    const double single_mean = MetricOf(d, "single.mean_ms");
+    const double rps = MetricOf(d, "concurrent.throughput_rps");
+    const double conc = MetricOf(d, "concurrent.concurrency");
     if (std::isfinite(single_mean) && single_mean > 0 && std::isfinite(rps)) {
       const double seq_rps = 1000.0 / single_mean;
       notes.push_back(v.label + ": " + Fmt(conc, 0) + " concurrent clients reach " + Fmt(rps) + " req/s vs " +
                       Fmt(seq_rps) + " req/s one at a time (x" + Fmt(rps / seq_rps, 2) + "); concurrent p95 " +
-                      Fmt(NumberAt(d, "concurrent.p95_ms")) + " ms vs single p95 " + Fmt(NumberAt(d, "single.p95_ms")) + " ms");
+                      Fmt(MetricOf(d, "concurrent.p95_ms")) + " ms vs single p95 " + Fmt(MetricOf(d, "single.p95_ms")) + " ms");
     }
     // Dynamic batching evidence from server-side deltas.
-    const double avg_batch = NumberAt(d, "concurrent.server.avg_batch_size");
-    const double queue_us = NumberAt(d, "concurrent.server.queue_us_per_request");
-    const double infer_us = NumberAt(d, "concurrent.server.compute_infer_us_per_request");
+    const double avg_batch = MetricOf(d, "concurrent.server.avg_batch_size");
+    const double queue_us = MetricOf(d, "concurrent.server.queue_us_per_request");
+    const double infer_us = MetricOf(d, "concurrent.server.compute_infer_us_per_request");
     if (std::isfinite(avg_batch)) {
       std::string n = v.label + ": under concurrency the server ran batches of " + Fmt(avg_batch, 2) + " requests on average";
       if (std::isfinite(queue_us) && std::isfinite(infer_us) && queue_us + infer_us > 0) {
@@ -224,8 +248,8 @@ std::vector<std::string> DeriveTradeoffs(const std::vector<BackendView>& views) 
     }
     if (errs > 0) notes.push_back(v.label + ": " + Fmt(errs, 0) + " requests failed - latency figures cover successes only");
     // Runner overhead.
-    const double cpu_us = NumberAt(d, "client_cpu.cpu_us_per_request");
-    if (std::isfinite(cpu_us) && std::isfinite(rps)) {
+    const double cpu_us = MetricOf(d, "client_cpu.cpu_us_per_request");
+    if (std::isfinite(cpu_us) && std::isfinite(rps) && rps > 0) {
       notes.push_back(v.label + ": the runner spent " + Fmt(cpu_us, 0) + " us CPU per request (" +
                       Fmt(cpu_us * rps / 1e4, 1) + "% of one core at the concurrent rate), so it was not the bottleneck" +
                       (cpu_us * rps / 1e4 > 50 ? " - WARNING: above 50%, it may be" : ""));
@@ -236,7 +260,7 @@ std::vector<std::string> DeriveTradeoffs(const std::vector<BackendView>& views) 
     const auto& a = views[0];
     const auto& b = views[i];
     auto cmp = [&](const std::string& key, const std::string& what, bool lower_better) {
-      const double x = NumberAt(*a.data, key), y = NumberAt(*b.data, key);
+      const double x = MetricOf(*a.data, key), y = MetricOf(*b.data, key);
       if (!std::isfinite(x) || !std::isfinite(y) || x <= 0 || y <= 0) return;
       const bool b_better = lower_better ? y < x : y > x;
       const double ratio = lower_better ? std::max(x, y) / std::min(x, y) : std::max(x, y) / std::min(x, y);

@@ -30,6 +30,12 @@ std::vector<int> BatchSizesOf(const nlohmann::json& backend);
 // A number at a dotted path ("concurrent.p95_ms"), or NaN.
 double NumberAt(const nlohmann::json& j, const std::string& dotted);
 
+// Like NumberAt, with fallbacks for files that predate a key (the original
+// script's): batch_N.images_per_sec = N * 1000 / batch_N.mean_ms;
+// batch_1.* falls back to single.*; concurrent.images_per_sec =
+// concurrent.throughput_rps.
+double MetricOf(const nlohmann::json& backend, const std::string& dotted);
+
 double Cosine(const std::vector<float>& a, const std::vector<float>& b);
 
 // Parity of probe embeddings: between the backends of `run`, and between

@@ -231,7 +231,7 @@ std::string RenderHtmlReport(const std::vector<std::pair<std::string, const json
   std::vector<Series> lat;
   for (const auto& v : views) {
     Series s{v.label, {}};
-    for (const char* k : {"p50_ms", "p90_ms", "p95_ms", "p99_ms"}) s.values.push_back(NumberAt(*v.data, std::string("single.") + k));
+    for (const char* k : {"p50_ms", "p90_ms", "p95_ms", "p99_ms"}) s.values.push_back(MetricOf(*v.data, std::string("single.") + k));
     lat.push_back(s);
   }
   o << "<h2>Single-image latency</h2>" << BarChart("Single-image latency percentiles", "ms", {"p50", "p90", "p95", "p99"}, lat);
@@ -243,18 +243,16 @@ std::string RenderHtmlReport(const std::vector<std::pair<std::string, const json
   std::vector<Series> scaling;
   for (const auto& v : views) {
     Series s{v.label, {}};
-    for (int n : sizes) s.values.push_back(NumberAt(*v.data, "batch_" + std::to_string(n) + ".images_per_sec"));
+    for (int n : sizes) s.values.push_back(MetricOf(*v.data, "batch_" + std::to_string(n) + ".images_per_sec"));
     scaling.push_back(s);
   }
   o << "<h2>Batch scaling</h2>" << LineChart("Images per second by batch size", "img/s", sizes, scaling);
 
-  std::vector<std::string> labels;
-  Series thr{"throughput", {}}, p95{"p95", {}};
   std::vector<Series> thr_series, p95_series;
   for (const auto& v : views) {
-    thr_series.push_back({v.label, {NumberAt(*v.data, "concurrent.throughput_rps")}});
-    p95_series.push_back({v.label, {NumberAt(*v.data, "concurrent.p50_ms"), NumberAt(*v.data, "concurrent.p95_ms"),
-                                    NumberAt(*v.data, "concurrent.p99_ms")}});
+    thr_series.push_back({v.label, {MetricOf(*v.data, "concurrent.throughput_rps")}});
+    p95_series.push_back({v.label, {MetricOf(*v.data, "concurrent.p50_ms"), MetricOf(*v.data, "concurrent.p95_ms"),
+                                    MetricOf(*v.data, "concurrent.p99_ms")}});
   }
   o << "<h2>Concurrency</h2>" << BarChart("Concurrent throughput", "req/s", {"throughput"}, thr_series)
     << BarChart("Concurrent latency", "ms", {"p50", "p95", "p99"}, p95_series);

@@ -36,6 +36,10 @@ using SendFn = std::function<SendOutcome(int worker, std::int64_t request)>;
 // Blocks until `t` (returns at once when t is not in the future).
 using SleepUntilFn = std::function<void(SteadyTime t)>;
 
+// A phase stops early after this many connection failures in a row (the
+// server is gone); the requests it did not send are reported as not sent.
+inline constexpr int kAbortAfterConsecutiveConnectionFailures = 50;
+
 // Shared counter the progress line reads.
 struct Progress {
   std::atomic<std::int64_t> done{0};
@@ -44,8 +48,10 @@ struct Progress {
 
 // Closed loop over `total` requests with `workers` threads (1 = sequential
 // on the calling thread). Fills latencies_ms, errors, attempted, wall_time_s.
+// With a `deadline`, no request starts after it (duration-bounded runs).
 void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const SendFn& send,
-                   PhaseMeasurement& out, Progress* progress = nullptr);
+                   PhaseMeasurement& out, Progress* progress = nullptr,
+                   std::optional<SteadyTime> deadline = std::nullopt);
 
 enum class Arrival { kConstant, kPoisson };
 const char* ArrivalName(Arrival a);

@@ -173,17 +173,17 @@ Status ClipServer::LoadModel() {
 }
 
 Status ClipServer::Shutdown(Microseconds drain_timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
   auto& l = *listeners_;
-  // Stop the inference listeners in parallel: each Stop() waits for its
-  // workers, i.e. for the requests in flight to be answered.
+  // Close the inference listeners (each Stop() returns once its workers have
+  // answered the requests they hold) while the batchers drain their queues
+  // without batching delay; requests that arrive on an open keep-alive
+  // connection meanwhile get 503.
   std::vector<std::thread> stoppers;
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
     if (s) stoppers.emplace_back([s] { s->Stop(); });
   }
+  Status st = service_->Shutdown(drain_timeout);
   for (auto& t : stoppers) t.join();
-  const auto left = std::max(Microseconds(0), std::chrono::duration_cast<Microseconds>(deadline - std::chrono::steady_clock::now()));
-  Status st = service_->Shutdown(left);
   if (l.metrics_http) l.metrics_http->Stop();
   return st;
 }

@@ -1,0 +1,31 @@
+// Subcommand entry points of benchmark_backends (thin: parse, call src/bench, print).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/config.h"
+
+namespace clipserve::bench::app {
+
+// The benchmark itself. Returns the process exit code: 0 all phases ran,
+// 2 the run recorded failures (the JSON is still written), 1 bad usage.
+int RunBenchmarkCommand(BenchConfig config);
+
+int CompareCommand(const std::vector<std::string>& files);
+int ValidateCommand(const std::vector<std::string>& files);
+int ReportCommand(const std::vector<std::string>& files, const std::string& html_path);
+
+struct LoopbackOptions {
+  int connections = 1;
+  double duration_s = 5;
+  int server_cpu = -1;        // pin the trivial server to this CPU (-1: leave)
+  int server_threads = 8;
+  bool run_wrk = true;
+  std::string request_path = "/embed";
+};
+// Measures the runner's own ceiling against a trivial loopback server and,
+// when wrk is installed, wrk against the same server in the same run.
+int LoopbackCommand(const LoopbackOptions& options);
+
+}  // namespace clipserve::bench::app

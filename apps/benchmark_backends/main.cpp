@@ -1,0 +1,75 @@
+// benchmark_backends: the checklist's benchmark runner (DESIGN §3), plus
+// compare / validate / report over its JSON files.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using clipserve::bench::BenchConfig;
+  namespace app = clipserve::bench::app;
+  BenchConfig c;
+  CLI::App cli{"benchmark_backends: benchmark a REST (\"pytorch\") and/or KServe v2 (\"triton\") CLIP embedding "
+               "backend; always prints to stdout and always writes the JSON results"};
+  cli.require_subcommand(0, 1);
+  cli.add_option("--backend", c.backend, "pytorch | triton | both")->capture_default_str()->envname("BENCH_BACKEND");
+  cli.add_option("--pytorch-url", c.pytorch_url, "REST service base URL")->capture_default_str();
+  cli.add_option("--triton-url", c.triton_url, "KServe v2 / Triton HTTP base URL")->capture_default_str();
+  cli.add_option("--triton-metrics-url", c.triton_metrics_url, "Prometheus metrics URL ('' to skip)")->capture_default_str();
+  cli.add_option("--iterations", c.iterations, "timed requests per single/batch phase")->capture_default_str();
+  cli.add_option("--batch-sizes", c.batch_sizes, "comma-separated batch sizes")->capture_default_str();
+  cli.add_option("--concurrency", c.concurrency, "closed-loop concurrent clients")->capture_default_str();
+  cli.add_option("--concurrent-requests", c.concurrent_requests, "total requests in the concurrent phase")->capture_default_str();
+  cli.add_option("--output", c.output, "results JSON (default benchmark_results/benchmark_results_YYYYmmdd_HHMMSS.json)");
+  cli.add_option("--warmup", c.warmup, "untimed requests before each single/batch phase")->capture_default_str();
+  cli.add_option("--triton-model", c.triton_model, "v2 model name")->capture_default_str();
+  cli.add_option("--triton-input", c.triton_input, "tensor (binary FP32) | tensor-json | image-bytes (model <m>_image)")->capture_default_str();
+  cli.add_option("--pytorch-input", c.pytorch_input, "base64 (/embed/base64) | multipart (/embed/batch)")->capture_default_str();
+  cli.add_option("--images", c.images_dir, "directory of .jpg/.png/.webp files (default: synthetic images)");
+  cli.add_option("--seed", c.seed, "seed of the synthetic images and Poisson arrivals")->capture_default_str();
+  cli.add_option("--image-size", c.image_size, "pixels, square (model input size)")->capture_default_str();
+  cli.add_option("--image-pool", c.image_pool, "distinct images the requests cycle through")->capture_default_str();
+  cli.add_option("--probe-images", c.probe_images, "parity probe images per backend")->capture_default_str();
+  cli.add_option("--server-cmd", c.server_cmd, "launch this server per backend (sh -c) to measure a real cold start; stopped at the end");
+  cli.add_option("--server-log", c.server_log, "file for the launched server's output (default: inherit)");
+  cli.add_option("--server-ready-timeout", c.server_ready_timeout_s, "seconds to wait for readiness")->capture_default_str();
+  cli.add_option("--request-rate", c.request_rate, "open-loop phase: requests/s (0 = off)")->capture_default_str();
+  cli.add_option("--duration", c.duration_s, "open-loop phase length, seconds")->capture_default_str();
+  cli.add_option("--arrival", c.arrival, "open-loop arrivals: poisson | constant")->capture_default_str();
+  cli.add_option("--open-loop-workers", c.open_loop_workers, "max open-loop requests in flight")->capture_default_str();
+  cli.add_option("--late-threshold-ms", c.late_threshold_ms, "open-loop send counted late beyond this, ms")->capture_default_str();
+  cli.add_option("--parity-reference", c.parity_reference, "results JSON of another run to compare probe embeddings with");
+  cli.add_option("--price-per-hour", c.price_per_hour, "USD per hour of the machine, for cost per 1M images")->capture_default_str();
+  cli.add_option("--timeout", c.timeout_s, "per-request timeout, seconds")->capture_default_str();
+  bool no_progress = false;
+  cli.add_flag("--no-progress", no_progress, "no progress line on stderr");
+
+  std::vector<std::string> files;
+  std::string html;
+  auto* compare = cli.add_subcommand("compare", "side-by-side table of result files with deltas and fairness warnings");
+  compare->add_option("files", files, "result JSON files")->required()->expected(1, -1)->check(CLI::ExistingFile);
+  auto* validate = cli.add_subcommand("validate", "check the sections checklist step 4 expects; non-zero exit listing what is missing");
+  validate->add_option("files", files, "result JSON files")->required()->expected(1, -1)->check(CLI::ExistingFile);
+  auto* report = cli.add_subcommand("report", "self-contained HTML report with inline SVG charts");
+  report->add_option("files", files, "result JSON files")->required()->expected(1, -1)->check(CLI::ExistingFile);
+  report->add_option("--html", html, "output HTML file")->required();
+  app::LoopbackOptions lb;
+  auto* loopback = cli.add_subcommand("loopback", "measure the runner's own request rate against a trivial loopback server (vs wrk)");
+  loopback->add_option("--connections", lb.connections, "keep-alive connections")->capture_default_str();
+  loopback->add_option("--duration", lb.duration_s, "seconds per measurement")->capture_default_str();
+  loopback->add_option("--server-cpu", lb.server_cpu, "pin the trivial server process to this CPU")->capture_default_str();
+  loopback->add_option("--server-threads", lb.server_threads, "server worker threads")->capture_default_str();
+  bool no_wrk = false;
+  loopback->add_flag("--no-wrk", no_wrk, "skip the wrk comparison");
+
+  CLI11_PARSE(cli, argc, argv);
+  c.progress = !no_progress;
+  if (compare->parsed()) return app::CompareCommand(files);
+  if (validate->parsed()) return app::ValidateCommand(files);
+  if (report->parsed()) return app::ReportCommand(files, html);
+  if (loopback->parsed()) {
+    lb.run_wrk = !no_wrk;
+    return app::LoopbackCommand(lb);
+  }
+  return app::RunBenchmarkCommand(c);
+}

@@ -1,0 +1,266 @@
+// End-to-end: the real clip-server binary (real LibTorch forward, tiny
+// random-weight ViT) on ephemeral loopback ports.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <future>
+#include <regex>
+
+#include "image/image.h"
+#include "server_process.h"
+#include "test_support.h"
+
+namespace clipserve::server {
+namespace {
+
+using nlohmann::json;
+using testing::AsString;
+using testing::Base64;
+using testing::FloatBytes;
+using testing::LengthPrefixed;
+using testing::MakeJpeg;
+using testing::ServerProcess;
+
+constexpr int kTinySize = 32;  // test-tiny: image 32, embed 32
+constexpr int kTinyDim = 32;
+
+std::vector<std::string> TinyArgs(std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"--model", "test-tiny", "--weights", "random:1", "--threads", "1",
+                                   "--threads-http", "32", "--background-warmup", "off"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+std::unique_ptr<ServerProcess> StartReady(std::vector<std::string> args) {
+  auto p = std::make_unique<ServerProcess>(std::move(args));
+  p->WaitListening();
+  p->WaitForStatus(p->http_port, "/v2/health/live", 200);
+  p->WaitForStatus(p->http_port, "/v2/health/ready", 200);
+  return p;
+}
+
+std::vector<float> Floats(std::string_view bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+std::vector<float> UnitPixels(const std::string& encoded, int size) {
+  image::PreprocessOptions po;
+  po.image_size = size;
+  auto img = image::DecodeAndPrepare(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(encoded.data()), encoded.size()), po);
+  EXPECT_TRUE(img.ok()) << img.status().ToString();
+  std::vector<float> px(3ull * size * size);
+  if (img.ok()) image::ToUnitChw(*img, px);
+  return px;
+}
+
+void ExpectClose(const std::vector<float>& a, const std::vector<float>& b, float tol = 1e-5f) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], tol) << i;
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  const auto pos = text.find(series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(text.substr(pos + series.size() + 1));
+}
+
+TEST(ServerE2ETest, EveryEndpointAndEncodingAgreesAcrossRestAndBothV2Models) {
+  auto p = StartReady(TinyArgs());
+  httplib::Client rest("127.0.0.1", p->rest_port), v2("127.0.0.1", p->http_port), met("127.0.0.1", p->metrics_port);
+
+  for (const char* path : {"/health", "/healthz"}) EXPECT_EQ(rest.Get(path)->status, 200) << path;
+  auto info = json::parse(rest.Get("/model-info")->body);
+  EXPECT_EQ(info["embedding_dim"], kTinyDim);
+  EXPECT_EQ(info["pretrained"], "random:1");
+  auto gpu = rest.Get("/gpu-info");
+  ASSERT_EQ(gpu->status, 200);
+  EXPECT_TRUE(json::parse(gpu->body).contains("cuda_available"));
+  EXPECT_EQ(json::parse(v2.Get("/v2")->body)["name"], "triton");
+  auto meta = json::parse(v2.Get("/v2/models/openclip_vit_b32")->body);
+  EXPECT_EQ(meta["inputs"][0]["shape"], json::array({-1, 3, kTinySize, kTinySize}));
+  EXPECT_EQ(meta["outputs"][0]["shape"], json::array({-1, kTinyDim}));
+  EXPECT_EQ(v2.Get("/v2/models/openclip_vit_b32_image/config")->status, 200);
+  EXPECT_EQ(v2.Get("/v2/models/openclip_vit_b32/versions/1/ready")->status, 200);
+
+  const std::string jpeg = MakeJpeg(64, 48, 21);
+  const std::string png = AsString(testing::kPng5x3);
+
+  // REST base64 (plain + data URI) and multipart.
+  auto r1 = rest.Post("/embed/base64", json{{"images", {Base64(jpeg), "data:image/png;base64," + Base64(png)}}}.dump(),
+                      "application/json");
+  ASSERT_EQ(r1->status, 200) << r1->body;
+  auto j1 = json::parse(r1->body);
+  ASSERT_EQ(j1["count"], 2);
+  std::vector<float> rest_jpeg = j1["embeddings"][0].get<std::vector<float>>();
+  std::vector<float> rest_png = j1["embeddings"][1].get<std::vector<float>>();
+  double norm = 0;
+  for (float v : rest_jpeg) norm += double(v) * v;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+  httplib::MultipartFormDataItems items = {{"files", jpeg, "a.jpg", "image/jpeg"}};
+  auto r2 = rest.Post("/embed/batch", items);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  ExpectClose(json::parse(r2->body)["embeddings"][0].get<std::vector<float>>(), rest_jpeg);
+
+  // v2 image model, binary BYTES in, binary out.
+  const std::string tail = LengthPrefixed({jpeg, png});
+  json h = {{"inputs", {{{"name", "image_bytes"}, {"datatype", "BYTES"}, {"shape", {2}},
+                         {"parameters", {{"binary_data_size", tail.size()}}}}}},
+            {"outputs", {{{"name", "embedding"}, {"parameters", {{"binary_data", true}}}}}}};
+  const std::string hs = h.dump();
+  auto r3 = v2.Post("/v2/models/openclip_vit_b32_image/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+                    hs + tail, "application/octet-stream");
+  ASSERT_EQ(r3->status, 200) << r3->body;
+  const size_t n3 = std::stoul(r3->get_header_value("Inference-Header-Content-Length"));
+  auto image_model = Floats(std::string_view(r3->body).substr(n3));
+  ASSERT_EQ(image_model.size(), 2u * kTinyDim);
+  ExpectClose(std::vector<float>(image_model.begin(), image_model.begin() + kTinyDim), rest_jpeg);
+  ExpectClose(std::vector<float>(image_model.begin() + kTinyDim, image_model.end()), rest_png);
+
+  // v2 tensor model: un-normalized [0,1] pixels, JSON and binary.
+  const auto pixels = UnitPixels(jpeg, kTinySize);
+  json tj = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {1, 3, kTinySize, kTinySize}}, {"data", pixels}}}}};
+  auto r4 = v2.Post("/v2/models/openclip_vit_b32/infer", tj.dump(), "application/json");
+  ASSERT_EQ(r4->status, 200) << r4->body;
+  ExpectClose(json::parse(r4->body)["outputs"][0]["data"].get<std::vector<float>>(), rest_jpeg);
+  json tb = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {1, 3, kTinySize, kTinySize}},
+                          {"parameters", {{"binary_data_size", pixels.size() * 4}}}}}},
+             {"parameters", {{"binary_data_output", true}}}};
+  const std::string tbs = tb.dump();
+  auto r5 = v2.Post("/v2/models/openclip_vit_b32/infer", {{"Inference-Header-Content-Length", std::to_string(tbs.size())}},
+                    tbs + FloatBytes(pixels), "application/octet-stream");
+  ASSERT_EQ(r5->status, 200) << r5->body;
+  const size_t n5 = std::stoul(r5->get_header_value("Inference-Header-Content-Length"));
+  ExpectClose(Floats(std::string_view(r5->body).substr(n5)), rest_jpeg);
+  EXPECT_NE(r5->get_header_value("Server-Timing").find("compute;dur="), std::string::npos);
+
+  auto stats = json::parse(v2.Get("/v2/models/stats")->body);
+  EXPECT_EQ(stats["model_stats"].size(), 2u);
+  auto metrics = met.Get("/metrics");
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_GE(MetricValue(metrics->body, "nv_inference_request_success{model=\"openclip_vit_b32_image\",version=\"1\"}"), 1);
+
+  // The access log: one JSON line per request on stderr.
+  const std::string log = p->Stderr();
+  EXPECT_TRUE(std::regex_search(log, std::regex(R"(\{"ts_ms":\d+,"api":"kserve","method":"POST","path":"/v2/models/openclip_vit_b32_image/infer","status":200,"bytes":\d+,"duration_us":\d+,"batch_size":2\})")))
+      << log.substr(0, 2000);
+}
+
+TEST(ServerE2ETest, BadInputOfEveryKindIsAnErrorAndTheServerKeepsServing) {
+  auto p = StartReady(TinyArgs({"--max-images-per-request", "4", "--max-body-bytes", "100000"}));
+  httplib::Client rest("127.0.0.1", p->rest_port), v2("127.0.0.1", p->http_port);
+  const std::string good = Base64(MakeJpeg(20, 20, 3));
+  EXPECT_EQ(rest.Post("/embed/base64", json{{"images", {good, "@@"}}}.dump(), "application/json")->status, 400);
+  EXPECT_EQ(rest.Post("/embed/base64", json{{"images", {Base64("garbage")}}}.dump(), "application/json")->status, 400);
+  EXPECT_EQ(rest.Post("/embed/base64", "{", "application/json")->status, 422);
+  EXPECT_EQ(rest.Post("/embed/base64", R"({"x":1})", "application/json")->status, 422);
+  EXPECT_EQ(rest.Post("/embed/base64", json{{"images", {good, good, good, good, good}}}.dump(), "application/json")->status, 413);
+  EXPECT_EQ(rest.Post("/embed/base64", std::string(200000, ' '), "application/json")->status, 413);
+  EXPECT_EQ(v2.Post("/v2/models/nope/infer", "{}", "application/json")->status, 400);
+  EXPECT_EQ(v2.Post("/v2/models/openclip_vit_b32/infer", "[", "application/json")->status, 400);
+  EXPECT_EQ(v2.Post("/v2/models/openclip_vit_b32/infer", {{"Inference-Header-Content-Length", "7777"}}, "{}",
+                    "application/octet-stream")->status, 400);
+  json wrong_shape = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {1, 3, 2, 2}}, {"data", std::vector<float>(12)}}}}};
+  auto bad = v2.Post("/v2/models/openclip_vit_b32/infer", wrong_shape.dump(), "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(json::parse(bad->body)["error"].get<std::string>().find("unexpected shape"), std::string::npos);
+  json wrong_type = {{"inputs", {{{"name", "image_bytes"}, {"datatype", "FP32"}, {"shape", {1}}, {"data", {1.0}}}}}};
+  EXPECT_EQ(v2.Post("/v2/models/openclip_vit_b32_image/infer", wrong_type.dump(), "application/json")->status, 400);
+
+  EXPECT_TRUE(p->Alive());
+  EXPECT_EQ(rest.Post("/embed/base64", json{{"images", {good}}}.dump(), "application/json")->status, 200);
+  EXPECT_EQ(v2.Get("/v2/health/ready")->status, 200);
+}
+
+TEST(ServerE2ETest, ConcurrentSingleRequestsAreMergedIntoFewerExecutions) {
+  // A generous queue delay makes the merge certain without timing races.
+  auto p = StartReady(TinyArgs({"--max-queue-delay-us", "300000"}));
+  const std::string jpeg = MakeJpeg(40, 40, 5);
+  const std::string tail = LengthPrefixed({jpeg});
+  json h = {{"inputs", {{{"name", "image_bytes"}, {"datatype", "BYTES"}, {"shape", {1}},
+                         {"parameters", {{"binary_data_size", tail.size()}}}}}}};
+  const std::string hs = h.dump();
+  const int kRequests = 16;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < kRequests; ++i) {
+    results.push_back(std::async(std::launch::async, [&] {
+      httplib::Client c("127.0.0.1", p->http_port);
+      auto r = c.Post("/v2/models/openclip_vit_b32_image/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+                      hs + tail, "application/octet-stream");
+      return r ? r->status : -1;
+    }));
+  }
+  for (auto& r : results) EXPECT_EQ(r.get(), 200);
+  httplib::Client v2("127.0.0.1", p->http_port);
+  auto s = json::parse(v2.Get("/v2/models/openclip_vit_b32_image/stats")->body)["model_stats"][0];
+  EXPECT_EQ(s["inference_stats"]["success"]["count"], kRequests);
+  EXPECT_EQ(s["inference_count"], kRequests);
+  EXPECT_LT(s["execution_count"].get<int>(), kRequests);
+}
+
+TEST(ServerE2ETest, ReadinessFollowsTheModelLoad) {
+  // A full-size random ViT-B/32 takes far longer to build than one
+  // loopback round trip, so the first probes land before readiness.
+  auto p = std::make_unique<ServerProcess>(std::vector<std::string>{
+      "--model", "ViT-B-32", "--weights", "random:1", "--threads", "2", "--background-warmup", "off"});
+  p->WaitListening();
+  httplib::Client v2("127.0.0.1", p->http_port), rest("127.0.0.1", p->rest_port);
+  EXPECT_EQ(v2.Get("/v2/health/live")->status, 200);
+  EXPECT_EQ(rest.Get("/healthz")->status, 200);
+  EXPECT_EQ(v2.Get("/v2/health/ready")->status, 503);
+  EXPECT_EQ(rest.Get("/health")->status, 503);
+  EXPECT_EQ(rest.Post("/embed/base64", json{{"images", {Base64(MakeJpeg(8, 8, 1))}}}.dump(), "application/json")->status, 503);
+  p->WaitForLine("clip-server: ready in");
+  EXPECT_EQ(v2.Get("/v2/health/ready")->status, 200);
+  EXPECT_EQ(rest.Get("/health")->status, 200);
+  auto r = rest.Post("/embed/base64", json{{"images", {Base64(MakeJpeg(64, 64, 1))}}}.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["embeddings"][0].size(), 512u);
+}
+
+TEST(ServerE2ETest, SigtermDrainsRequestsInFlightAndExitsZero) {
+  // A 5 s batching delay keeps the requests queued when SIGTERM arrives;
+  // the drain must run them (without the delay) and answer all of them.
+  auto p = StartReady(TinyArgs({"--max-queue-delay-us", "5000000", "--drain-timeout-s", "20"}));
+  const std::string tail = LengthPrefixed({MakeJpeg(30, 30, 9)});
+  json h = {{"inputs", {{{"name", "image_bytes"}, {"datatype", "BYTES"}, {"shape", {1}},
+                         {"parameters", {{"binary_data_size", tail.size()}}}}}}};
+  const std::string hs = h.dump();
+  const int kRequests = 4;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < kRequests; ++i) {
+    results.push_back(std::async(std::launch::async, [&] {
+      httplib::Client c("127.0.0.1", p->http_port);
+      c.set_read_timeout(30, 0);
+      auto r = c.Post("/v2/models/openclip_vit_b32_image/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+                      hs + tail, "application/octet-stream");
+      return r ? r->status : -1;
+    }));
+  }
+  httplib::Client met("127.0.0.1", p->metrics_port);
+  const std::string pending = "nv_inference_pending_request_count{model=\"openclip_vit_b32_image\",version=\"1\"}";
+  bool all_pending = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (!all_pending && std::chrono::steady_clock::now() < deadline) {
+    auto m = met.Get("/metrics");
+    all_pending = m && MetricValue(m->body, pending) == kRequests;
+    if (!all_pending) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(all_pending) << "requests were not queued in time";
+  const auto t0 = std::chrono::steady_clock::now();
+  p->Signal(SIGTERM);
+  for (auto& r : results) EXPECT_EQ(r.get(), 200);
+  auto code = p->WaitExit(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value()) << "clip-server did not exit after SIGTERM";
+  EXPECT_EQ(*code, 0) << p->Stderr();
+  // Drained without waiting out the 5 s batching delay.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("draining"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clipserve::server
