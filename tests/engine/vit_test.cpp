@@ -86,6 +86,24 @@ TEST_P(VitTest, MatchesFloat64ReferenceAtFp32) {
   }
 }
 
+// Head width 64 and 65 tokens: the register-blocked attention kernel (two
+// 64-token blocks, 63 padded) rather than the generic one test-tiny uses.
+TEST_P(VitTest, WideHeadsAndManyTokensMatchReference) {
+  model::VitConfig c = TinyConfig();
+  c.image_size = 64;  // 8 x 8 patches + class token = 65 tokens
+  c.width = 128;
+  c.head_width = 64;
+  c.layers = 1;
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    auto m = Build(c, 21, GetParam(), dtype);
+    ASSERT_TRUE(m);
+    torch::Tensor px = RandomPixels(3, c.image_size, 22);
+    torch::Tensor cos = RowCosine(m->Forward(px), ReferenceForward(c, model::RandomWeights(c, 21), px));
+    const double min_cos = dtype == torch::kFloat ? 1.0 - 1e-5 : 0.99;
+    for (int i = 0; i < 3; ++i) EXPECT_GT(cos[i].item<double>(), min_cos) << "row " << i << " dtype " << dtype;
+  }
+}
+
 TEST_P(VitTest, QuickGeluAndGeluDiffer) {
   auto gelu = Build(TinyConfig(false), 2, GetParam());
   auto quick = Build(TinyConfig(true), 2, GetParam());
