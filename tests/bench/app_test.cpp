@@ -28,7 +28,7 @@ struct Ran {
   std::string out;
 };
 
-Ran Run(const std::string& args) {
+Ran RunApp(const std::string& args) {
   Ran r;
   FILE* p = popen((kBin + " " + args + " 2>&1").c_str(), "r");
   if (!p) return r;
@@ -54,7 +54,7 @@ TEST(App, BothBackendsThenCompareValidateReport) {
   FakeServer kserve({.kserve = true});
   const std::string dir = TempDir();
   const std::string out = dir + "/both.json";
-  Ran r = Run(std::string("--backend both --pytorch-url ") + rest.url() + " --triton-url " + kserve.url() +
+  Ran r = RunApp(std::string("--backend both --pytorch-url ") + rest.url() + " --triton-url " + kserve.url() +
               " --triton-metrics-url " + kserve.metrics_url() + kSmall + " --price-per-hour 2.5 --output " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("TRITON RESULTS"), std::string::npos);
@@ -66,13 +66,13 @@ TEST(App, BothBackendsThenCompareValidateReport) {
   EXPECT_EQ((*doc)["config"]["output"], out);
   EXPECT_TRUE((*doc)["triton"]["server_metrics"].contains("queue_duration_us"));
 
-  Ran v = Run("validate " + out);
+  Ran v = RunApp("validate " + out);
   EXPECT_EQ(v.code, 0) << v.out;  // gpu_specs present (as unavailable) on a CPU box
-  Ran c = Run("compare " + out + " " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
+  Ran c = RunApp("compare " + out + " " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
   EXPECT_EQ(c.code, 0) << c.out;
   EXPECT_NE(c.out.find("!!! WARNING"), std::string::npos);  // iterations/concurrency differ from the fixture
   const std::string html = dir + "/report.html";
-  Ran h = Run("report " + out + " --html " + html);
+  Ran h = RunApp("report " + out + " --html " + html);
   ASSERT_EQ(h.code, 0) << h.out;
   std::ifstream in(html);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -80,7 +80,7 @@ TEST(App, BothBackendsThenCompareValidateReport) {
 
   // Parity against a separate run's file (the checklist runs backends separately).
   const std::string out2 = dir + "/rest_only.json";
-  Ran r2 = Run(std::string("--backend pytorch --pytorch-url ") + rest.url() + kSmall + " --parity-reference " + out +
+  Ran r2 = RunApp(std::string("--backend pytorch --pytorch-url ") + rest.url() + kSmall + " --parity-reference " + out +
                " --output " + out2);
   ASSERT_EQ(r2.code, 0) << r2.out;
   auto doc2 = ReadJsonFile(out2);
@@ -98,7 +98,7 @@ TEST(App, ServerDyingMidwayStillWritesJson) {
     while (server->embed_requests() < 40) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     server->Stop();
   });
-  Ran r = Run("--backend pytorch --pytorch-url " + url +
+  Ran r = RunApp("--backend pytorch --pytorch-url " + url +
               " --iterations 4 --warmup 1 --batch-sizes 1 --concurrency 3 --concurrent-requests 200 --image-size 32"
               " --image-pool 4 --probe-images 1 --no-progress --timeout 5 --output " + out);
   killer.join();
@@ -107,7 +107,8 @@ TEST(App, ServerDyingMidwayStillWritesJson) {
   ASSERT_TRUE(doc.ok()) << r.out;
   const json& conc = (*doc)["pytorch"]["concurrent"];
   EXPECT_GT(conc["errors"].get<int>(), 0);
-  EXPECT_EQ(conc["count"].get<int>() + conc["errors"].get<int>(), 200);
+  EXPECT_EQ(conc["count"].get<int>() + conc["errors"].get<int>() + conc["not_sent"].get<int>(), 200);
+  EXPECT_EQ(conc["total_requests"], 200);
   EXPECT_TRUE(conc["errors_by_kind"].contains("connection"));
   EXPECT_FALSE((*doc)["failures"].empty());
   EXPECT_NE((*doc)["pytorch"]["status"], "ok");
@@ -115,10 +116,10 @@ TEST(App, ServerDyingMidwayStillWritesJson) {
 }
 
 TEST(App, BadFlagsGiveClearErrors) {
-  Ran r = Run("--backend tensorflow");
+  Ran r = RunApp("--backend tensorflow");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--backend must be pytorch, triton or both"), std::string::npos) << r.out;
-  Ran v = Run("validate " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
+  Ran v = RunApp("validate " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
   EXPECT_EQ(v.code, 1);
   EXPECT_NE(v.out.find("missing: gpu_specs"), std::string::npos) << v.out;
 }

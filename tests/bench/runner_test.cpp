@@ -99,8 +99,10 @@ TEST(Runner, KserveBinaryTensorWithStatsAndMetricsDeltas) {
   ASSERT_NE(b4, nullptr);
   ASSERT_TRUE(b4->server_delta.has_value());
   EXPECT_EQ(b4->server_delta_source, "stats");
-  // 1 warm-up + 5 timed requests of 4 images: 6 executions, 24 inferences.
-  EXPECT_EQ(*b4->server_delta->requests, 6);
+  // Scraped after the warm-up: exactly the 5 timed requests of 4 images.
+  EXPECT_EQ(*b4->server_delta->requests, 5);
+  EXPECT_EQ(*b4->server_delta->executions, 5);
+  EXPECT_EQ(*b4->server_delta->inferences, 20);
   EXPECT_EQ(*b4->server_delta->avg_batch_size, 4);
   EXPECT_NEAR(*b4->server_delta->compute_infer_us_per_request, 400, 1e-9);
   ASSERT_TRUE(r.server_metrics.has_value());
