@@ -1,58 +1,17 @@
 #include "bench/server_process.h"
 
+#include "bench/interrupt.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <mutex>
 #include <cstring>
 #include <thread>
 
 namespace clipserve::bench {
-namespace {
-
-// Process groups of servers we launched and have not stopped. If the runner
-// is interrupted (Ctrl-C, SIGTERM from a script's trap), the handler sends
-// them SIGTERM before the runner dies, so no server outlives it. Only
-// async-signal-safe calls in the handler.
-constexpr int kMaxLaunched = 16;
-std::atomic<pid_t> g_launched[kMaxLaunched];
-
-extern "C" void StopLaunchedOnSignal(int sig) {
-  for (auto& slot : g_launched) {
-    const pid_t pg = slot.load();
-    if (pg > 0) kill(-pg, SIGTERM);
-  }
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-void Register(pid_t pg) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa {};
-    sa.sa_handler = StopLaunchedOnSignal;
-    sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  });
-  for (auto& slot : g_launched) {
-    pid_t expected = 0;
-    if (slot.compare_exchange_strong(expected, pg)) return;
-  }
-}
-
-void Unregister(pid_t pg) {
-  for (auto& slot : g_launched) {
-    pid_t expected = pg;
-    slot.compare_exchange_strong(expected, 0);
-  }
-}
-
-}  // namespace
-
 StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& command,
                                                                const std::string& log_path) {
   int log_fd = -1;
@@ -77,7 +36,8 @@ StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string&
   }
   setpgid(pid, pid);  // also from the parent: no race with an early Stop()
   if (log_fd >= 0) close(log_fd);
-  Register(pid);
+  InstallInterruptHandlers();
+  RegisterLaunchedGroup(pid);
   return std::unique_ptr<ServerProcess>(new ServerProcess(pid, t));
 }
 
@@ -99,7 +59,7 @@ bool ServerProcess::Alive() {
 }
 
 void ServerProcess::Stop(std::chrono::milliseconds grace) {
-  Unregister(pid_);
+  UnregisterLaunchedGroup(pid_);
   if (!Alive()) {
     kill(-pid_, SIGKILL);  // stragglers the shell left in the group, if any
     return;
