@@ -72,6 +72,9 @@ StatusOr<Decoded> DecodePng(std::span<const std::uint8_t> bytes, const Preproces
   png_set_read_fn(g.png, &reader, ReadCallback);
   // Ancillary-chunk problems (bad iCCP, etc.) are not fatal, as in Pillow.
   png_set_benign_errors(g.png, 1);
+  // libpng refuses widths/heights above 1000000 by default; Pillow has no
+  // such limit. Our own pixel limit (checked after the header) decides.
+  png_set_user_limits(g.png, 0x7fffffffu, 0x7fffffffu);
 
   if (!ReadHeader(g.png, g.info)) return InvalidArgumentError("PNG: corrupt header: " + reader.error);
 

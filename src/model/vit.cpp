@@ -145,6 +145,8 @@ StatusOr<std::unique_ptr<VitModel>> VitModel::Create(const VitConfig& config, We
     return internal::MakeAtenVit(config, std::move(w), options);
   } catch (const c10::Error& e) {
     return InternalError(std::string("building the ViT failed: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {  // dnnl::error
+    return InternalError(std::string("building the ViT failed: ") + e.what());
   }
 }
 

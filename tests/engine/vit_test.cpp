@@ -28,10 +28,13 @@ model::VitConfig TinyConfig(bool quick_gelu = false) {
   return c;
 }
 
+// kOneDnn with the fused attention kernel; kAuto stands for kOneDnn with
+// oneDNN's own attention primitives (fused_attention = false).
 std::unique_ptr<model::VitModel> Build(const model::VitConfig& c, std::uint64_t seed, VitBackend backend,
                                        torch::ScalarType dtype = torch::kFloat, bool fold = true) {
   model::VitOptions o;
-  o.backend = backend;
+  o.backend = backend == VitBackend::kAuto ? VitBackend::kOneDnn : backend;
+  o.fused_attention = backend != VitBackend::kAuto;
   o.dtype = dtype;
   o.fold_normalization = fold;
   auto m = model::VitModel::Create(c, model::RandomWeights(c, seed), o);
@@ -47,7 +50,7 @@ torch::Tensor RandomPixels(int64_t n, int64_t s, uint64_t seed) {
 class VitTest : public ::testing::TestWithParam<VitBackend> {
  protected:
   void SetUp() override {
-    if (GetParam() == VitBackend::kOneDnn && !model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
+    if (GetParam() != VitBackend::kAten && !model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
   }
 };
 
@@ -192,8 +195,15 @@ TEST_P(VitTest, RegressionPin) {
   EXPECT_LT((out.to(torch::kDouble) - ref).abs().max().item<double>(), 5e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VitTest, ::testing::Values(VitBackend::kAten, VitBackend::kOneDnn),
-                         [](const auto& info) { return info.param == VitBackend::kAten ? "Aten" : "OneDnn"; });
+INSTANTIATE_TEST_SUITE_P(Backends, VitTest,
+                         ::testing::Values(VitBackend::kAten, VitBackend::kOneDnn, VitBackend::kAuto),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case VitBackend::kAten: return "Aten";
+                             case VitBackend::kOneDnn: return "OneDnnFusedAttention";
+                             default: return "OneDnnPrimitiveAttention";
+                           }
+                         });
 
 TEST(VitCreate, RejectsFp16OnCpuAndBadWeights) {
   const auto c = TinyConfig();

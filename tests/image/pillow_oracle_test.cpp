@@ -56,7 +56,7 @@ std::vector<std::uint8_t> ReadFile(const fs::path& p) {
 // PNG writer for the cases Pillow cannot produce. `samples` are 8- or 16-bit
 // values (16-bit written big-endian), channels per pixel from color_type.
 void WritePng(const fs::path& path, int w, int h, int color_type, int bit_depth, bool interlace,
-              const std::vector<std::uint16_t>& samples, int channels) {
+              const std::vector<std::uint16_t>& samples, int channels, int palette_entries = 0) {
   FILE* f = std::fopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
@@ -70,6 +70,15 @@ void WritePng(const fs::path& path, int w, int h, int color_type, int bit_depth,
   png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), bit_depth, color_type,
                interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_color> palette(static_cast<size_t>(palette_entries));
+  if (palette_entries > 0) {
+    for (int i = 0; i < palette_entries; ++i) {
+      palette[static_cast<size_t>(i)] = {static_cast<png_byte>(200 - i * 40), static_cast<png_byte>(i * 50),
+                                         static_cast<png_byte>(90 + i)};
+    }
+    png_set_PLTE(png, info, palette.data(), palette_entries);
+    png_set_check_for_invalid_index(png, 0);  // indices past PLTE on purpose
+  }
   png_write_info(png, info);
   if (bit_depth < 8) png_set_packing(png);
   const size_t bytes_per_sample = bit_depth == 16 ? 2 : 1;
@@ -119,6 +128,10 @@ void WriteCppImages(const fs::path& dir) {
     WritePng(dir / ("gray4bit_" + tag + ".png"), w, h, PNG_COLOR_TYPE_GRAY, 4, false, Samples(w, h, 1, 15, 6), 1);
     WritePng(dir / ("interlaced_rgb_" + tag + ".png"), w, h, PNG_COLOR_TYPE_RGB, 8, true, Samples(w, h, 3, 255, 7), 3);
     WritePng(dir / ("interlaced_gray16_" + tag + ".png"), w, h, PNG_COLOR_TYPE_GRAY, 16, true, Samples(w, h, 1, 300, 8), 1);
+    // Palette of 5 entries, indices 0..255: Pillow maps the missing entries
+    // to its default palette.
+    WritePng(dir / ("short_palette_" + tag + ".png"), w, h, PNG_COLOR_TYPE_PALETTE, 8, false,
+             Samples(w, h, 1, 255, 10), 1, 5);
     // YCCK JPEG: TurboJPEG encodes CMYK input as YCCK.
     std::vector<std::uint16_t> cmyk = Samples(w, h, 4, 255, 9);
     std::vector<std::uint8_t> px(cmyk.begin(), cmyk.end());

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "model/safetensors.h"
+#include "model/safetensors_writer.h"
 #include "model/weights.h"
 #include "test_files.h"
 
@@ -248,6 +249,30 @@ TEST_F(SafetensorsTest, UnknownFileTypeAndLegacyPickleNamePath) {
   ASSERT_FALSE(l.ok());
   EXPECT_THAT(l.status().message(), HasSubstr(legacy));
   EXPECT_THAT(l.status().message(), HasSubstr("legacy"));
+}
+
+TEST_F(SafetensorsTest, WriterRoundTripsThroughTheReader) {
+  const WeightMap w = RandomWeights(Tiny(), 13);
+  const std::string path = TempPath("written.safetensors");
+  paths_.push_back(path);
+  ASSERT_TRUE(WriteSafetensors(w, path).ok());
+  auto loaded = LoadWeights(path, Tiny());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ExpectEqualTo(*loaded, w, torch::kFloat32);
+  // Same bytes as the independent test writer (64-byte alignment aside):
+  // key order, offsets and data agree tensor by tensor.
+  auto raw = ReadSafetensors(path);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->tensors.size(), w.size());
+  EXPECT_TRUE(raw->tensors.count("visual.conv1.weight"));
+  SafetensorsWriteOptions bf16;
+  bf16.dtype = torch::kBFloat16;
+  bf16.key_prefix = "";
+  ASSERT_TRUE(WriteSafetensors(w, path, bf16).ok());
+  loaded = LoadWeights(path, Tiny());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ExpectEqualTo(*loaded, w, torch::kBFloat16);
+  EXPECT_FALSE(WriteSafetensors(w, "/nonexistent_dir/x.safetensors").ok());
 }
 
 }  // namespace
