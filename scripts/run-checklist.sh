@@ -14,7 +14,7 @@
 #   3. validate both files (checklist §4), compare them (§0/§5), HTML report.
 #
 # Options:
-#   --out DIR              output directory (default checklist_results/<UTC timestamp>)
+#   --out DIR              output directory (default benchmark_results/checklist_<UTC timestamp>)
 #   --model NAME           clip-server --model (default ViT-B-32)
 #   --weights FILE|random:SEED   real weights or built-in random ones (default random:0)
 #   --device cpu|cuda      clip-server --device (default cpu)
@@ -38,7 +38,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 
-out="checklist_results/$(date -u +%Y%m%d_%H%M%S)"
+out="benchmark_results/checklist_$(date -u +%Y%m%d_%H%M%S)"
 model="ViT-B-32"
 weights="random:0"
 device="cpu"
