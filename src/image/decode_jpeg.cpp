@@ -24,7 +24,8 @@ struct ErrorManager {
   jpeg_error_mgr pub;  // first member: libjpeg casts cinfo->err to this
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
-  bool data_ran_out = false;  // a "premature end of file" warning was issued
+  bool data_ran_out = false;  // a "premature end of file" warning was issued before the last scanline
+  bool finishing = false;     // all scanlines read; jpeg_finish_decompress running
 };
 
 void OnError(j_common_ptr cinfo) {
@@ -39,9 +40,8 @@ void OnMessage(j_common_ptr cinfo, int msg_level) {
   // Pillow's decoder asks for more input and fails ("image file is
   // truncated"). We record it and refuse the image if it happened before
   // every scanline was decoded.
-  if (msg_level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-    reinterpret_cast<ErrorManager*>(cinfo->err)->data_ran_out = true;
-  }
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  if (msg_level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF && !err->finishing) err->data_ran_out = true;
 }
 
 struct DecompressGuard {
@@ -72,8 +72,12 @@ bool Decode(jpeg_decompress_struct* cinfo, ErrorManager* err, const std::uint8_t
     jpeg_read_scanlines(cinfo, &row, 1);
     *rows_done = static_cast<int>(cinfo->output_scanline);
   }
-  // No jpeg_finish_decompress: like Pillow, a missing EOI after complete
-  // image data is accepted.
+  // Like Pillow: read up to EOI, so a fatal error in what follows the image
+  // data (a broken marker) refuses the file; running out of data here (a
+  // missing EOI) is only a warning from the memory source, and accepted.
+  *stage = 3;
+  err->finishing = true;
+  jpeg_finish_decompress(cinfo);
   return true;
 }
 
@@ -159,6 +163,7 @@ StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const Preproce
   const bool ok = Decode(&cinfo, &err, bytes.data(), bytes.size(), on_header, alloc, &stage, &rows_done);
   if (!ok) {
     if (stage == 0) return InvalidArgumentError(std::string("JPEG: corrupt header: ") + err.message);
+    if (stage == 3) return InvalidArgumentError(std::string("JPEG: corrupt data after the image: ") + err.message);
     return InvalidArgumentError(std::string("JPEG: corrupt data: ") + err.message);
   }
   if (!header_status.ok()) return header_status;

@@ -118,6 +118,12 @@ std::vector<std::uint16_t> Samples(int w, int h, int channels, int max_value, un
 }
 
 void WriteCppImages(const fs::path& dir) {
+  // Tiny interlaced images: Adam7 passes that are empty or partial.
+  for (auto [w, h] : {std::pair{1, 1}, std::pair{2, 3}, std::pair{5, 1}, std::pair{1, 9}, std::pair{7, 7}}) {
+    const std::string tag = std::to_string(w) + "x" + std::to_string(h);
+    WritePng(dir / ("interlaced_tiny_rgb_" + tag + ".png"), w, h, PNG_COLOR_TYPE_RGB, 8, true, Samples(w, h, 3, 255, 11), 3);
+    WritePng(dir / ("interlaced_tiny_gray1_" + tag + ".png"), w, h, PNG_COLOR_TYPE_GRAY, 1, true, Samples(w, h, 1, 1, 12), 1);
+  }
   for (auto [w, h] : {std::pair{320, 200}, std::pair{97, 150}}) {
     const std::string tag = std::to_string(w) + "x" + std::to_string(h);
     WritePng(dir / ("rgb16_" + tag + ".png"), w, h, PNG_COLOR_TYPE_RGB, 16, false, Samples(w, h, 3, 65535, 1), 3);
@@ -227,6 +233,37 @@ class PillowOracle : public ::testing::Test {
     return compared;
   }
 
+  // Runs Pillow on `files` (S = 224) and checks that we accept exactly the
+  // files it accepts, with the same pixels. Returns {accepted, refused}.
+  std::pair<int, int> CompareVerdicts(const std::vector<std::string>& files) {
+    std::string cmd = std::string(kPython) + " " + Helper() + " reference 224 0";
+    for (const auto& f : files) cmd += " '" + f + "'";
+    int rc = 0;
+    const std::string out = RunCommand(cmd, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    std::istringstream lines(out);
+    std::string line;
+    int accepted = 0, refused = 0;
+    while (std::getline(lines, line)) {
+      std::istringstream ls(line);
+      std::string verdict, path;
+      ls >> verdict >> path;
+      auto ours = DecodeAndPrepare(ReadFile(path), PreprocessOptions{});
+      EXPECT_EQ(ours.ok(), verdict == "ok") << fs::path(path).filename() << ": Pillow says " << line
+                                            << "; we say " << (ours.ok() ? "ok" : ours.status().ToString());
+      if (verdict == "ok") {
+        ++accepted;
+        if (ours.ok()) {
+          EXPECT_EQ(ours->data, ReadFile(path + ".224.rgb")) << path << " decodes to different pixels";
+        }
+      } else {
+        ++refused;
+      }
+    }
+    EXPECT_EQ(accepted + refused, static_cast<int>(files.size()));
+    return {accepted, refused};
+  }
+
   std::vector<std::string> Files(const std::string& contains = "") const {
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(dir_)) {
@@ -269,6 +306,57 @@ TEST_F(PillowOracle, GeneratedImagesMatchPillow) {
   ASSERT_EQ(exif_files.size(), 1u);
   EXPECT_EQ(Compare(224, false, exif_files), 1);
   EXPECT_EQ(Compare(224, true, exif_files), 1);
+}
+
+// Refusing truncated files the way Pillow does: files cut at several points
+// (inside the pixel data, inside trailing checksums and chunks) must be
+// accepted or refused exactly when Pillow accepts or refuses them.
+TEST_F(PillowOracle, TruncatedFilesAcceptedOrRefusedLikePillow) {
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(fs::path(CLIPSERVE_SOURCE_DIR) / "data" / "samples")) {
+    const std::vector<std::uint8_t> data = ReadFile(e.path());
+    const size_t n = data.size();
+    for (size_t cut : {size_t{1}, size_t{2}, size_t{8}, size_t{12}, size_t{16}, size_t{20}, size_t{40}, n / 20, n / 2}) {
+      const fs::path out = dir_ / (e.path().filename().string() + ".cut" + std::to_string(cut));
+      std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
+                                                 static_cast<std::streamsize>(n - cut));
+      files.push_back(out.string());
+    }
+  }
+  const auto [accepted, refused] = CompareVerdicts(files);
+  std::printf("truncated files: Pillow accepted %d, refused %d\n", accepted, refused);
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
+}
+
+// Damaged files (random bytes overwritten, often in the headers): accepted
+// or refused as Pillow does, and when accepted, the same pixels.
+TEST_F(PillowOracle, CorruptedFilesAcceptedOrRefusedLikePillow) {
+  std::mt19937 rng(2024);
+  std::vector<std::vector<std::uint8_t>> samples;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(CLIPSERVE_SOURCE_DIR) / "data" / "samples")) {
+    samples.push_back(ReadFile(e.path()));
+    names.push_back(e.path().filename().string());
+  }
+  std::vector<std::string> files;
+  for (int i = 0; i < 240; ++i) {
+    const size_t which = static_cast<size_t>(i) % samples.size();
+    std::vector<std::uint8_t> b = samples[which];
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < flips; ++k) {
+      const size_t span = (i % 2 == 0) ? std::min<size_t>(b.size(), 500) : b.size();
+      b[rng() % span] = static_cast<std::uint8_t>(rng());
+    }
+    const fs::path out = dir_ / ("corrupt" + std::to_string(i) + "_" + names[which]);
+    std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
+                                               static_cast<std::streamsize>(b.size()));
+    files.push_back(out.string());
+  }
+  const auto [accepted, refused] = CompareVerdicts(files);
+  std::printf("corrupted files: Pillow accepted %d, refused %d\n", accepted, refused);
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace
