@@ -448,7 +448,7 @@ class BackendRunner {
       if (c.metrics) run_.server_metrics = c.metrics;
     }
     if (run_.backend == "triton" && !run_.server_metrics && run_.server_metrics_error.empty()) {
-      run_.server_metrics_error = "metrics not reachable";
+      run_.server_metrics_error = metrics_endpoint_ ? "metrics not reachable" : "no --triton-metrics-url given";
     }
     if (server_) {
       const bool was_alive = server_->Alive();
