@@ -3,11 +3,15 @@
 // resize + crop + convert + to-float, plus the end-to-end call.
 //
 //   build/bench/image/image_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   build/bench/image/image_bench --write_jpeg=/tmp/bench1080p.jpg --benchmark_filter=EndToEnd &&
+//     /usr/bin/python3 bench/image/pillow_baseline.py /tmp/bench1080p.jpg
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -61,8 +65,24 @@ void BM_Jpeg1080p_Decode(benchmark::State& state) {
     benchmark::DoNotOptimize(d);
   }
   state.counters["jpeg_bytes"] = static_cast<double>(jpeg.size());
+  auto d = internal::DecodeAny(jpeg, opt);
+  state.counters["decoded_columns"] = d.ok() ? (d->stored_width != 0 ? d->stored_width : d->width) : 0;
 }
 BENCHMARK(BM_Jpeg1080p_Decode)->Unit(benchmark::kMillisecond);
+
+// Same, decoding every column (the column-cropped decode is off whenever
+// EXIF orientation is applied; this file has no EXIF, so the pixels are the same).
+void BM_Jpeg1080p_DecodeAllColumns(benchmark::State& state) {
+  const auto& jpeg = Jpeg1080p();
+  PreprocessOptions opt;
+  opt.apply_exif_orientation = true;
+  for (auto _ : state) {
+    auto d = internal::DecodeAny(jpeg, opt);
+    if (!d.ok()) state.SkipWithError(d.status().ToString().c_str());
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_Jpeg1080p_DecodeAllColumns)->Unit(benchmark::kMillisecond);
 
 void BM_Jpeg1080p_ResizeCropToTensor(benchmark::State& state) {
   const PreprocessOptions opt;
@@ -83,15 +103,20 @@ void BM_Jpeg1080p_ResizeCropToTensor(benchmark::State& state) {
 BENCHMARK(BM_Jpeg1080p_ResizeCropToTensor)->Unit(benchmark::kMillisecond);
 
 // The two resampling passes alone (1920x1080 RGB -> 398x224, 224x224 window).
+// Arg 0: source holds only the needed columns (as decoded); 1: all columns.
 void BM_Resample1080pTo224(benchmark::State& state) {
-  auto decoded = internal::DecodeAny(Jpeg1080p(), PreprocessOptions{});
-  const internal::Window w{398, 224, 87, 0, 224, 224};
+  PreprocessOptions opt;
+  opt.apply_exif_orientation = state.range(0) == 1;
+  auto decoded = internal::DecodeAny(Jpeg1080p(), opt);
+  const internal::Window w = internal::ResizeWindow(1920, 1080, 224);
+  const int stored = decoded->stored_width != 0 ? decoded->stored_width : decoded->width;
+  const internal::Plane8 src{decoded->pixels.data(), 1920, 1080, 3, decoded->col0, static_cast<size_t>(stored) * 3};
   for (auto _ : state) {
-    auto px = internal::ResampleBicubic8(internal::Plane8{decoded->pixels.data(), 1920, 1080, 3, 0, 0}, w);
+    auto px = internal::ResampleBicubic8(src, w);
     benchmark::DoNotOptimize(px.data());
   }
 }
-BENCHMARK(BM_Resample1080pTo224)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Resample1080pTo224)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_Jpeg1080p_EndToEnd(benchmark::State& state) {
   const auto& jpeg = Jpeg1080p();
@@ -109,4 +134,24 @@ BENCHMARK(BM_Jpeg1080p_EndToEnd)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace clipserve::image
 
-BENCHMARK_MAIN();
+// Extra flag: --write_jpeg=PATH writes the benchmark's 1080p JPEG (for
+// bench/image/pillow_baseline.py, which times Pillow on the same bytes).
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--write_jpeg=", 0) == 0) {
+      const auto& jpeg = clipserve::image::Jpeg1080p();
+      std::ofstream(arg.substr(13), std::ios::binary)
+          .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -139,6 +139,8 @@ json PhaseJson(const PhaseMeasurement& m) {
   j["errors_by_kind"] = m.errors.by_key;
   j["first_error"] = m.errors.first_detail.empty() ? json(nullptr) : json(m.errors.first_detail);
   j["attempted"] = m.attempted;
+  j["not_sent"] = std::max<std::int64_t>(0, m.planned - m.attempted);
+  j["aborted"] = m.aborted;
   j["images_per_request"] = m.images_per_request;
   j["wall_time_s"] = Num(m.wall_time_s);
   j["client_cpu"] = CpuJson(m.client_cpu, m.attempted);
@@ -157,7 +159,7 @@ json PhaseJson(const PhaseMeasurement& m) {
   j["throughput_rps"] = Num(rps);
   j["images_per_sec"] = Num(rps * m.images_per_request);
   j["concurrency"] = m.concurrency;
-  j["total_requests"] = m.attempted;
+  j["total_requests"] = std::max(m.planned, m.attempted);
   j["successful"] = ok;
   j["histogram"] = HistogramJson(m.latencies_ms);
   if (m.gpu_util) j["gpu_util"] = GpuUtilJson(*m.gpu_util);
@@ -203,6 +205,9 @@ json BuildResultJson(const RunResult& r) {
                    {"duration", Num(c.duration_s)},
                    {"arrival", c.arrival},
                    {"open_loop_workers", c.open_loop_workers},
+                   {"late_threshold_ms", Num(c.late_threshold_ms)},
+                   {"server_log", c.server_log.empty() ? json(nullptr) : json(c.server_log)},
+                   {"server_ready_timeout", Num(c.server_ready_timeout_s)},
                    {"parity_reference", c.parity_reference.empty() ? json(nullptr) : json(c.parity_reference)},
                    {"price_per_hour", Num(c.price_per_hour)},
                    {"timeout", Num(c.timeout_s)},

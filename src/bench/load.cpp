@@ -1,5 +1,7 @@
 #include "bench/load.h"
 
+#include "bench/interrupt.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -72,11 +74,29 @@ void Merge(std::vector<WorkerResult>& results, PhaseMeasurement& out) {
   }
 }
 
+// Consecutive connection failures across all workers; any success resets it.
+class AbortTracker {
+ public:
+  void Record(FailureKind kind) {
+    if (kind == FailureKind::kConnection) {
+      if (++consecutive_ >= kAbortAfterConsecutiveConnectionFailures) aborted_ = true;
+    } else {
+      consecutive_ = 0;
+    }
+  }
+  bool aborted() const { return aborted_.load(std::memory_order_relaxed) || Interrupted(); }
+
+ private:
+  std::atomic<int> consecutive_{0};
+  std::atomic<bool> aborted_{false};
+};
+
 }  // namespace
 
 void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const SendFn& send,
                    PhaseMeasurement& out, Progress* progress, std::optional<SteadyTime> deadline) {
   std::atomic<std::int64_t> next{0};
+  AbortTracker abort;
   if (progress) progress->total = total;
   const auto cpu0 = CpuTimes::Now();
   const SteadyTime start = clock.Now();
@@ -84,10 +104,11 @@ void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const Se
     r.latencies_ms.reserve(static_cast<std::size_t>(std::min<std::int64_t>(total / std::max(workers, 1) + 1, 1 << 20)));
     for (std::int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
       const SteadyTime t0 = clock.Now();
-      if (deadline && t0 >= *deadline) break;
+      if ((deadline && t0 >= *deadline) || abort.aborted()) break;
       ++r.attempted;
       SendOutcome o = send(w, i);
       const SteadyTime t1 = o.response_time.value_or(clock.Now());
+      abort.Record(o.failure);
       if (o.failure == FailureKind::kNone) {
         r.latencies_ms.push_back(Ms(t1 - t0));
       } else {
@@ -101,6 +122,8 @@ void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const Se
   out.client_cpu = {cpu1.user_s - cpu0.user_s, cpu1.system_s - cpu0.system_s};
   out.attempted = 0;
   for (const auto& r : results) out.attempted += r.attempted;
+  out.planned = deadline ? out.attempted : total;
+  out.aborted = abort.aborted();
   out.concurrency = std::max(workers, 1);
   Merge(results, out);
 }
@@ -139,10 +162,12 @@ void RunOpenLoop(const std::vector<Nanoseconds>& offsets, int workers, Nanosecon
   const auto total = static_cast<std::int64_t>(offsets.size());
   if (progress) progress->total = total;
   std::atomic<std::int64_t> next{0};
+  AbortTracker abort;
   const auto cpu0 = CpuTimes::Now();
   const SteadyTime start = clock.Now();
   auto results = RunWorkers(workers, [&](int w, WorkerResult& r) {
-    for (std::int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
+    for (std::int64_t i = next.fetch_add(1); i < total && !abort.aborted(); i = next.fetch_add(1)) {
+      ++r.attempted;
       const SteadyTime due = start + offsets[static_cast<std::size_t>(i)];
       if (clock.Now() < due) sleep_until(due);
       const SteadyTime sent = clock.Now();
@@ -151,6 +176,7 @@ void RunOpenLoop(const std::vector<Nanoseconds>& offsets, int workers, Nanosecon
       if (lag > late_threshold) ++r.late;
       SendOutcome o = send(w, i);
       const SteadyTime done = o.response_time.value_or(clock.Now());
+      abort.Record(o.failure);
       if (o.failure == FailureKind::kNone) {
         r.latencies_ms.push_back(Ms(done - due));  // from the schedule, not from the send
         r.service_ms.push_back(Ms(done - sent));
@@ -163,7 +189,10 @@ void RunOpenLoop(const std::vector<Nanoseconds>& offsets, int workers, Nanosecon
   out.wall_time_s = std::chrono::duration<double>(clock.Now() - start).count();
   const auto cpu1 = CpuTimes::Now();
   out.client_cpu = {cpu1.user_s - cpu0.user_s, cpu1.system_s - cpu0.system_s};
-  out.attempted = total;
+  out.attempted = 0;
+  for (const auto& r : results) out.attempted += r.attempted;
+  out.planned = total;
+  out.aborted = abort.aborted();
   out.concurrency = std::max(workers, 1);
   Merge(results, out);
   const auto ok = static_cast<double>(out.latencies_ms.size());

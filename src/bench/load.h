@@ -36,6 +36,10 @@ using SendFn = std::function<SendOutcome(int worker, std::int64_t request)>;
 // Blocks until `t` (returns at once when t is not in the future).
 using SleepUntilFn = std::function<void(SteadyTime t)>;
 
+// A phase stops early after this many connection failures in a row (the
+// server is gone); the requests it did not send are reported as not sent.
+inline constexpr int kAbortAfterConsecutiveConnectionFailures = 50;
+
 // Shared counter the progress line reads.
 struct Progress {
   std::atomic<std::int64_t> done{0};

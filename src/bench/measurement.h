@@ -57,7 +57,9 @@ struct PhaseMeasurement {
   int images_per_request = 1;
   std::vector<double> latencies_ms;     // successes only, in completion order
   ErrorTally errors;
-  std::int64_t attempted = 0;
+  std::int64_t attempted = 0;           // requests actually sent
+  std::int64_t planned = 0;             // requests the phase meant to send
+  bool aborted = false;                 // stopped early: the server stopped answering
   double wall_time_s = 0;
   CpuTimes client_cpu;                  // runner CPU consumed during the phase
   int concurrency = 1;

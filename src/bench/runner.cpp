@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bench/http_session.h"
+#include "bench/interrupt.h"
 #include "bench/load.h"
 #include "bench/server_process.h"
 
@@ -89,8 +90,7 @@ class BackendRunner {
       Finish();
       return std::move(run_);
     }
-    ResolveProtocolDetails();
-    if (!BuildRequests()) {
+    if (!ResolveProtocolDetails() || !BuildRequests()) {
       Finish();
       return std::move(run_);
     }
@@ -131,7 +131,7 @@ class BackendRunner {
   // Polls `path` until it answers 2xx; returns elapsed ms since exec.
   std::optional<double> PollUntilOk(const std::string& path, SteadyTime deadline) {
     HttpSession s(endpoint_, Ms(1000));
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (std::chrono::steady_clock::now() < deadline && !Interrupted()) {
       if (server_ && !server_->Alive()) return std::nullopt;
       auto r = s.Get(path);
       const auto now = std::chrono::steady_clock::now();
@@ -163,20 +163,30 @@ class BackendRunner {
     return true;
   }
 
-  // image-bytes: the BYTES input's rank comes from the model metadata, so
-  // a real Triton model declared with dims [1] (shape [-1,1]) also works.
-  void ResolveProtocolDetails() {
-    if (run_.backend != "triton" || triton_input_ != TritonInput::kImageBytes) return;
+  // From the v2 model metadata: the image_bytes input's rank (a real Triton
+  // model declared with dims [1] has shape [-1,1]), and for tensor inputs
+  // the expected S, so a mismatch fails early with the fix in the message.
+  bool ResolveProtocolDetails() {
+    if (run_.backend != "triton") return true;
     HttpSession s(endpoint_, timeout_);
     auto r = s.Get("/v2/models/" + run_.model);
-    if (r.failure != FailureKind::kNone) return;
+    if (r.failure != FailureKind::kNone) return true;  // the first request will say why
     auto j = nlohmann::json::parse(r.response.body, nullptr, false);
-    if (j.is_object() && j.contains("inputs") && j["inputs"].is_array() && !j["inputs"].empty()) {
-      const auto& shape = j["inputs"][0].value("shape", nlohmann::json::array());
-      if (shape.is_array() && !shape.empty()) {
-        protocol_ = MakeKserveProtocol(triton_input_, cfg_.triton_model, static_cast<int>(shape.size()));
-      }
+    if (!j.is_object() || !j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty()) return true;
+    const auto& shape = j["inputs"][0].value("shape", nlohmann::json::array());
+    if (!shape.is_array() || shape.empty()) return true;
+    if (triton_input_ == TritonInput::kImageBytes) {
+      protocol_ = MakeKserveProtocol(triton_input_, cfg_.triton_model, static_cast<int>(shape.size()));
+      return true;
     }
+    if (shape.size() == 4 && shape[3].is_number_integer() && shape[3].get<int>() > 0 &&
+        shape[3].get<int>() != cfg_.image_size) {
+      Note("setup", "model '" + run_.model + "' expects " + std::to_string(shape[3].get<int>()) + "x" +
+                        std::to_string(shape[3].get<int>()) + " input tensors; rerun with --image-size " +
+                        std::to_string(shape[3].get<int>()));
+      return false;
+    }
+    return true;
   }
 
   bool BuildRequests() {
@@ -273,17 +283,26 @@ class BackendRunner {
 
   static bool HasCounts(const std::optional<TritonModelCounters>& c) { return c && c->request_success.has_value(); }
 
-  template <typename Body>
-  void Phase(const std::string& name, int images_per_request, Body body) {
+  // `prepare` runs before the "before" scrape (warm-up requests, opening
+  // connections), so server-side deltas cover the timed requests only.
+  template <typename Prepare, typename Body>
+  void Phase(const std::string& name, int images_per_request, Prepare prepare, Body body) {
     PhaseMeasurement m;
     m.name = name;
     m.images_per_request = images_per_request;
+    if (Interrupted()) {
+      m.error = "skipped: interrupted by a signal";
+      Note(name, m.error);
+      run_.phases.push_back(std::move(m));
+      return;
+    }
     if (server_ && !server_->Alive()) {
       m.error = "skipped: server " + server_->exit_description();
       Note(name, m.error);
       run_.phases.push_back(std::move(m));
       return;
     }
+    prepare(m);
     const Counters before = Scrape();
     body(m);
     const Counters after = Scrape();
@@ -297,6 +316,12 @@ class BackendRunner {
     run_.client_cpu_total.user_s += m.client_cpu.user_s;
     run_.client_cpu_total.system_s += m.client_cpu.system_s;
     run_.requests_total += m.attempted;
+    if (m.aborted && Interrupted()) {
+      Note(name, "interrupted by a signal; " + std::to_string(m.planned - m.attempted) + " requests not sent");
+    } else if (m.aborted) {
+      Note(name, "stopped after " + std::to_string(kAbortAfterConsecutiveConnectionFailures) +
+                     " consecutive connection failures; " + std::to_string(m.planned - m.attempted) + " requests not sent");
+    }
     if (m.attempted > 0 && m.latencies_ms.empty()) {
       m.error = "all " + std::to_string(m.attempted) + " requests failed; first: " + m.errors.first_detail;
       Note(name, m.error);
@@ -309,11 +334,14 @@ class BackendRunner {
     run_.phases.push_back(std::move(m));
   }
 
-  // Warm-up (untimed) then `iterations` sequential requests on one connection.
-  void Sequential(PhaseMeasurement& m, const std::vector<PreparedRequest>& reqs) {
-    HttpSession s(endpoint_, timeout_);
+  // Untimed warm-up on the session the timed requests then reuse.
+  void Warmup(PhaseMeasurement& m, HttpSession& s, const std::vector<PreparedRequest>& reqs) {
     for (int i = 0; i < cfg_.warmup; ++i) (void)SendChecked(s, reqs[static_cast<std::size_t>(i) % reqs.size()]);
     m.warmup = cfg_.warmup;
+  }
+
+  // `iterations` sequential requests on one keep-alive connection.
+  void Sequential(PhaseMeasurement& m, HttpSession& s, const std::vector<PreparedRequest>& reqs) {
     Progress progress;
     ProgressLine line(cfg_.progress, run_.backend + " " + m.name, progress);
     RunClosedLoop(1, cfg_.iterations, RealClock::Instance(),
@@ -332,7 +360,11 @@ class BackendRunner {
   }
 
   void RunTimedPhases() {
-    Phase("single", 1, [&](PhaseMeasurement& m) { Sequential(m, singles_); });
+    {
+      HttpSession s(endpoint_, timeout_);
+      Phase("single", 1, [&](PhaseMeasurement& m) { Warmup(m, s, singles_); },
+            [&](PhaseMeasurement& m) { Sequential(m, s, singles_); });
+    }
 
     auto sizes = ParseBatchSizes(cfg_.batch_sizes);
     for (int n : sizes.ok() ? *sizes : std::vector<int>{}) {
@@ -360,12 +392,15 @@ class BackendRunner {
         run_.phases.push_back(std::move(m));
         continue;
       }
-      Phase(name, n, [&](PhaseMeasurement& m) { Sequential(m, reqs); });
+      HttpSession s(endpoint_, timeout_);
+      Phase(name, n, [&](PhaseMeasurement& m) { Warmup(m, s, reqs); },
+            [&](PhaseMeasurement& m) { Sequential(m, s, reqs); });
     }
 
     if (cfg_.concurrent_requests > 0) {
-      Phase("concurrent", 1, [&](PhaseMeasurement& m) {
-        auto sessions = ConnectedSessions(cfg_.concurrency);
+      std::vector<std::unique_ptr<HttpSession>> sessions;
+      Phase("concurrent", 1, [&](PhaseMeasurement&) { sessions = ConnectedSessions(cfg_.concurrency); },
+            [&](PhaseMeasurement& m) {
         GpuSampler sampler(200);
         sampler.Start();
         Progress progress;
@@ -381,14 +416,15 @@ class BackendRunner {
     }
 
     if (cfg_.request_rate > 0) {
-      Phase("open_loop", 1, [&](PhaseMeasurement& m) {
+      std::vector<std::unique_ptr<HttpSession>> sessions;
+      Phase("open_loop", 1, [&](PhaseMeasurement&) { sessions = ConnectedSessions(cfg_.open_loop_workers); },
+            [&](PhaseMeasurement& m) {
         const Arrival arrival = ParseArrival(cfg_.arrival).ok() ? *ParseArrival(cfg_.arrival) : Arrival::kPoisson;
         const auto offsets = MakeArrivalOffsets(cfg_.request_rate, cfg_.duration_s, arrival, cfg_.seed);
         m.open_loop.emplace();
         m.open_loop->request_rate_per_s = cfg_.request_rate;
         m.open_loop->duration_s = cfg_.duration_s;
         m.open_loop->arrival = ArrivalName(arrival);
-        auto sessions = ConnectedSessions(cfg_.open_loop_workers);
         GpuSampler sampler(200);
         sampler.Start();
         Progress progress;
@@ -412,7 +448,7 @@ class BackendRunner {
       if (c.metrics) run_.server_metrics = c.metrics;
     }
     if (run_.backend == "triton" && !run_.server_metrics && run_.server_metrics_error.empty()) {
-      run_.server_metrics_error = "metrics not reachable";
+      run_.server_metrics_error = metrics_endpoint_ ? "metrics not reachable" : "no --triton-metrics-url given";
     }
     if (server_) {
       const bool was_alive = server_->Alive();

@@ -4,6 +4,7 @@
 // fancy upsampling: the library defaults, which Pillow also uses, so pixels
 // are identical. The libjpeg API (rather than TurboJPEG) lets us tell a
 // truncated file apart from one that only lacks its EOI marker (see below).
+#include <algorithm>
 #include <csetjmp>
 #include <cstddef>
 #include <cstdio>
@@ -23,7 +24,8 @@ struct ErrorManager {
   jpeg_error_mgr pub;  // first member: libjpeg casts cinfo->err to this
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
-  bool data_ran_out = false;  // a "premature end of file" warning was issued
+  bool data_ran_out = false;  // a "premature end of file" warning was issued before the last scanline
+  bool finishing = false;     // all scanlines read; jpeg_finish_decompress running
 };
 
 void OnError(j_common_ptr cinfo) {
@@ -38,9 +40,8 @@ void OnMessage(j_common_ptr cinfo, int msg_level) {
   // Pillow's decoder asks for more input and fails ("image file is
   // truncated"). We record it and refuse the image if it happened before
   // every scanline was decoded.
-  if (msg_level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-    reinterpret_cast<ErrorManager*>(cinfo->err)->data_ran_out = true;
-  }
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  if (msg_level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF && !err->finishing) err->data_ran_out = true;
 }
 
 struct DecompressGuard {
@@ -51,28 +52,58 @@ struct DecompressGuard {
 // Everything between setjmp and a possible longjmp lives in this function,
 // which has only trivially destructible locals (longjmp skips destructors).
 // Returns false with err->message set on a libjpeg error; *stage tells
-// where it failed. `alloc` is called once the header is known and returns
-// the output buffer (or nullptr to stop without an error message).
-template <typename Alloc>
+// where it failed. `on_header` runs once the header is read (returns false
+// to stop without a libjpeg error); `alloc` runs after
+// jpeg_start_decompress and returns the output buffer.
+template <typename OnHeader, typename Alloc>
 bool Decode(jpeg_decompress_struct* cinfo, ErrorManager* err, const std::uint8_t* data, size_t size,
-            Alloc&& alloc, int* stage, int* rows_done) {
+            OnHeader&& on_header, Alloc&& alloc, int* stage, int* rows_done) {
   if (setjmp(err->jump)) return false;
   *stage = 0;
   jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(cinfo, TRUE);
   *stage = 1;
-  std::uint8_t* out = alloc(cinfo);
-  if (out == nullptr) return true;
-  *stage = 2;
+  if (!on_header(cinfo)) return true;
   jpeg_start_decompress(cinfo);
+  std::uint8_t* out = alloc(cinfo);
   const size_t stride = static_cast<size_t>(cinfo->output_width) * static_cast<size_t>(cinfo->output_components);
   while (cinfo->output_scanline < cinfo->output_height) {
     JSAMPROW row = out + static_cast<size_t>(cinfo->output_scanline) * stride;
     jpeg_read_scanlines(cinfo, &row, 1);
     *rows_done = static_cast<int>(cinfo->output_scanline);
   }
-  // No jpeg_finish_decompress: like Pillow, a missing EOI after complete
-  // image data is accepted.
+  // Like Pillow: read up to EOI, so a fatal error in what follows the image
+  // data (a broken marker) refuses the file; running out of data here (a
+  // missing EOI) is only a warning from the memory source, and accepted.
+  *stage = 3;
+  err->finishing = true;
+  jpeg_finish_decompress(cinfo);
+  return true;
+}
+
+// Columns to decode when the resize reads only part of each row (a wide
+// image downscaled and center-cropped): libjpeg-turbo's jpeg_crop_scanline
+// skips the IDCT, upsampling and color conversion of the other iMCU
+// columns. Pixels away from the cropped region's edges are computed exactly
+// as in a full decode, but those at its edges are not (fancy upsampling
+// treats them as image borders: the Pillow oracle test fails without the
+// margin), so a margin keeps the columns we use well inside. Only for
+// single-scan (sequential) files, where the library's partial decoding is
+// simplest and best tested. Returns false to decode everything.
+bool CropColumns(const jpeg_decompress_struct& ci, const PreprocessOptions& options, JDIMENSION* xoffset,
+                 JDIMENSION* width) {
+  constexpr int kMarginPixels = 32;
+  if (ci.progressive_mode || options.apply_exif_orientation || options.image_size <= 0) return false;
+  const int w = static_cast<int>(ci.image_width), h = static_cast<int>(ci.image_height);
+  const Window win = ResizeWindow(w, h, options.image_size);
+  if (win.out_width >= w) return false;
+  int first = 0, last = 0;
+  SourceColumns(w, win.out_width, win.x0, win.width, &first, &last);
+  first = std::max(0, first - kMarginPixels);
+  last = std::min(w, last + kMarginPixels);
+  if (static_cast<double>(last - first) > 0.8 * w) return false;  // not worth it
+  *xoffset = static_cast<JDIMENSION>(first);
+  *width = static_cast<JDIMENSION>(last - first);
   return true;
 }
 
@@ -91,9 +122,9 @@ StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const Preproce
 
   Decoded d;
   Status header_status;
-  auto alloc = [&](j_decompress_ptr ci) -> std::uint8_t* {
+  auto on_header = [&](j_decompress_ptr ci) -> bool {
     header_status = CheckDimensions(ci->image_width, ci->image_height, options, "JPEG");
-    if (!header_status.ok()) return nullptr;
+    if (!header_status.ok()) return false;
     switch (ci->num_components) {
       case 1:
         d.mode = Mode::kL;
@@ -110,18 +141,29 @@ StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const Preproce
       default:
         header_status = InvalidArgumentError("JPEG: unsupported number of components (" +
                                              std::to_string(ci->num_components) + ")");
-        return nullptr;
+        return false;
     }
     d.width = static_cast<int>(ci->image_width);
     d.height = static_cast<int>(ci->image_height);
-    d.pixels.resize(static_cast<size_t>(d.width) * static_cast<size_t>(d.height) *
+    return true;
+  };
+  auto alloc = [&](j_decompress_ptr ci) -> std::uint8_t* {
+    JDIMENSION xoffset = 0, crop_width = 0;
+    if (CropColumns(*ci, options, &xoffset, &crop_width)) {
+      jpeg_crop_scanline(ci, &xoffset, &crop_width);  // widens to iMCU boundaries
+      d.col0 = static_cast<int>(xoffset);
+      d.stored_width = static_cast<int>(ci->output_width);
+    }
+    const int stored = d.stored_width != 0 ? d.stored_width : d.width;
+    d.pixels.resize(static_cast<size_t>(stored) * static_cast<size_t>(d.height) *
                     static_cast<size_t>(ChannelCount(d.mode)));
     return d.pixels.data();
   };
   int stage = 0, rows_done = 0;
-  const bool ok = Decode(&cinfo, &err, bytes.data(), bytes.size(), alloc, &stage, &rows_done);
+  const bool ok = Decode(&cinfo, &err, bytes.data(), bytes.size(), on_header, alloc, &stage, &rows_done);
   if (!ok) {
     if (stage == 0) return InvalidArgumentError(std::string("JPEG: corrupt header: ") + err.message);
+    if (stage == 3) return InvalidArgumentError(std::string("JPEG: corrupt data after the image: ") + err.message);
     return InvalidArgumentError(std::string("JPEG: corrupt data: ") + err.message);
   }
   if (!header_status.ok()) return header_status;

@@ -80,6 +80,7 @@ struct Window {
 // An 8-bit interleaved image, possibly holding only the columns
 // [col0, col0 + stored) of a `width`-wide image: pixel (x, y) is at
 // data + y * stride + (x - col0) * channels. stride 0 means width * channels.
+// The buffer is height * stride bytes (readable up to that end).
 struct Plane8 {
   const std::uint8_t* data = nullptr;
   int width = 0;

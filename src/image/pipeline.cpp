@@ -2,6 +2,7 @@
 // to S as Pillow does for that mode, center-crop, convert("RGB"); plus the
 // float conversions. See image.h for the contract and DESIGN §2 for the order.
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -54,6 +55,25 @@ Status CheckDimensions(std::uint64_t width, std::uint64_t height, const Preproce
     return ResourceExhaustedError(std::string(format_name) + ": image is " + dims + " = " +
                                   std::to_string(pixels) + " pixels, above the limit of " +
                                   std::to_string(options.max_pixels) + " pixels");
+  }
+  // The resize (before the crop) is an image Pillow has to allocate: an
+  // extreme aspect ratio (a 1 x 1000000 strip becomes 224 x 224000000)
+  // makes it fail there, and would overflow sizes here. We compute only the
+  // crop window, but refuse what Pillow could not do either: a resized image
+  // above max(max_pixels, Pillow's bomb threshold).
+  const std::uint64_t resize_limit = std::max(options.max_pixels, kDefaultMaxPixels);
+  if (options.image_size > 0) {
+    const std::uint64_t s = static_cast<std::uint64_t>(options.image_size);
+    const std::uint64_t short_side = std::min(width, height), long_side = std::max(width, height);
+    const double new_long = std::floor(static_cast<double>(s * long_side) / static_cast<double>(short_side));
+    const double resized = new_long * static_cast<double>(s);
+    if (resized > static_cast<double>(resize_limit)) {
+      return ResourceExhaustedError(std::string(format_name) + ": image is " + dims +
+                                    "; resizing its shortest side to " + std::to_string(s) + " gives " +
+                                    std::to_string(static_cast<std::uint64_t>(resized)) +
+                                    " pixels, above the limit of " + std::to_string(resize_limit) +
+                                    " pixels (aspect ratio too extreme)");
+    }
   }
   return Status::Ok();
 }
@@ -264,7 +284,8 @@ RgbImage ResizeCropToRgb(Decoded& d, const PreprocessOptions& options) {
 
 void ToUnitChw(const RgbImage& image, std::span<float> out) {
   const size_t plane = static_cast<size_t>(image.width) * image.height;
-  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;
+  assert(out.size() >= 3 * plane && image.data.size() >= 3 * plane);
+  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;  // contract violation: write nothing
   const std::uint8_t* src = image.data.data();
   for (int c = 0; c < 3; ++c) {
     float* o = out.data() + c * plane;
@@ -274,7 +295,8 @@ void ToUnitChw(const RgbImage& image, std::span<float> out) {
 
 void ToNormalizedChw(const RgbImage& image, std::span<float> out) {
   const size_t plane = static_cast<size_t>(image.width) * image.height;
-  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;
+  assert(out.size() >= 3 * plane && image.data.size() >= 3 * plane);
+  if (out.size() < 3 * plane || image.data.size() < 3 * plane) return;  // contract violation: write nothing
   const std::uint8_t* src = image.data.data();
   for (int c = 0; c < 3; ++c) {
     float* o = out.data() + c * plane;

@@ -6,11 +6,17 @@
 #include <cmath>
 #include <cstring>
 
+// AVX2 kernels on x86 with GCC/Clang (define CLIPSERVE_RESAMPLE_X86=0 to
+// build the portable loops only).
+#ifndef CLIPSERVE_RESAMPLE_X86
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define CLIPSERVE_RESAMPLE_X86 1
-#include <immintrin.h>
 #else
 #define CLIPSERVE_RESAMPLE_X86 0
+#endif
+#endif
+#if CLIPSERVE_RESAMPLE_X86
+#include <immintrin.h>
 #endif
 
 #include "image/image_internal.h"
@@ -163,8 +169,8 @@ __attribute__((target("avx2"))) void VerticalAvx2(const std::uint8_t* src, size_
 // two pixels are widened to 8 int32 lanes [c0 c1 c2 c3 | c0 c1 c2 c3] and
 // multiplied by [k[x] x4 | k[x+1] x4]. Integer arithmetic identical to the
 // portable loop (same products, same 32-bit sums), so results are equal.
-// Reads up to 2 pixels + 2 bytes past the last tap: callers use it only
-// when the row is followed by more data.
+// Reads up to 8 bytes from the first pixel of the last tap pair, i.e. past
+// the last tap: callers check that this stays inside the buffer.
 template <int C>
 __attribute__((target("avx2"))) void HorizontalRowAvx2(const std::uint8_t* in, const Coefficients<std::int32_t>& c,
                                                        const std::vector<std::int32_t>& k2, int k2size,
@@ -211,7 +217,7 @@ std::vector<std::uint8_t> ResampleBicubic8(const Plane8& src, const Window& w, b
 #if CLIPSERVE_RESAMPLE_X86
   const bool simd = allow_simd && HasAvx2();
 #else
-  const bool simd = false;
+  (void)allow_simd;
 #endif
 
   // Source rows the window's output rows depend on.
@@ -231,9 +237,14 @@ std::vector<std::uint8_t> ResampleBicubic8(const Plane8& src, const Window& w, b
   if (need_h) {
     Coefficients<std::int32_t> ch = ComputeFixed(src.width, w.out_width, w.x0, w.width);
     for (auto& s : ch.start) s -= src.col0;  // index into the stored columns
+#if CLIPSERVE_RESAMPLE_X86
     std::vector<std::int32_t> k2;
     int k2size = 0;
-#if CLIPSERVE_RESAMPLE_X86
+    // The vector kernel reads up to 8 bytes from the last tap pair's first
+    // pixel: use it only on rows where that stays inside the buffer
+    // (height * stride bytes).
+    size_t max_read = 0;
+    const std::uint8_t* buffer_end = src.data + static_cast<size_t>(src.height) * stride;
     if (simd && (C == 3 || C == 4)) {
       // Coefficients expanded for the AVX2 kernel: tap pairs, each
       // coefficient repeated over 4 lanes, zero past the last tap.
@@ -246,22 +257,21 @@ std::vector<std::uint8_t> ResampleBicubic8(const Plane8& src, const Window& w, b
             k2[static_cast<size_t>(xx) * k2size + t * 4 + lane] = ch.k[static_cast<size_t>(xx) * ch.ksize + t];
           }
         }
+        const int pairs = (ch.taps[static_cast<size_t>(xx)] + 1) / 2;
+        max_read = std::max(max_read, static_cast<size_t>(ch.start[static_cast<size_t>(xx)] + 2 * (pairs - 1)) * C + 8);
       }
     }
 #endif
     for (int y = 0; y < rows; ++y) {
       const std::uint8_t* in = row_ptr(row_first + y);
       std::uint8_t* out = temp.data() + static_cast<size_t>(y) * out_row_bytes;
-      // The vector kernel over-reads a few bytes: not on the buffer's last row.
-      const bool last_row = row_first + y == src.height - 1;
 #if CLIPSERVE_RESAMPLE_X86
-      if (!k2.empty() && !last_row) {
+      if (!k2.empty() && static_cast<size_t>(buffer_end - in) >= max_read) {
         if (C == 3) HorizontalRowAvx2<3>(in, ch, k2, k2size, out);
         else HorizontalRowAvx2<4>(in, ch, k2, k2size, out);
         continue;
       }
 #endif
-      (void)last_row;
       switch (C) {
         case 1: HorizontalRow<1>(in, ch, out); break;
         case 2: HorizontalRow<2>(in, ch, out); break;

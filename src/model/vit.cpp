@@ -12,7 +12,9 @@ namespace internal {
 namespace {
 
 // Removes `name` from the map and returns it as contiguous float32 (CPU).
-// Taking it out lets the caller's copy die as soon as we hold ours.
+// Taking it out lets the caller's copy die as soon as we hold ours. The
+// result may alias the caller's storage (a float32 file mapping): never
+// modify it in place.
 torch::Tensor Take(WeightMap& weights, const std::string& name) {
   auto it = weights.find(name);
   TORCH_CHECK(it != weights.end(), "missing weight tensor '", name, "'");
@@ -64,8 +66,11 @@ VitWeights PrepareWeights(const VitConfig& config, WeightMap& weights, bool fold
     b.in_b = Take(weights, p + "attn.in_proj_bias");
     if (fold_attention_scale) {
       // softmax((q*s) k^T) == softmax(s * q k^T): scale q's projection once.
-      b.in_w.slice(0, 0, W).mul_(q_scale);
-      b.in_b.slice(0, 0, W).mul_(q_scale);
+      // Out of place: the tensors may be views of a read-only mapped file.
+      torch::Tensor row_scale = torch::ones({3 * W}, torch::kFloat);
+      row_scale.slice(0, 0, W).fill_(q_scale);
+      b.in_w = b.in_w * row_scale.view({3 * W, 1});
+      b.in_b = b.in_b * row_scale;
     }
     b.out_w = Take(weights, p + "attn.out_proj.weight");
     b.out_b = Take(weights, p + "attn.out_proj.bias");

@@ -42,6 +42,9 @@ struct VitOptions {
   // Fold mean/std into conv1 (default). false normalizes the input
   // explicitly; the two are mathematically equal (tests compare them).
   bool fold_normalization = true;
+  // oneDNN path only: the hand-written fused attention kernel (default) or
+  // oneDNN batched matmuls + softmax primitive (kept for comparison).
+  bool fused_attention = true;
 };
 
 // True when this build contains the oneDNN path.

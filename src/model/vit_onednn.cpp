@@ -7,6 +7,8 @@
 // GEMMs reading q/k/v in place from the qkv buffer, and all activations
 // live in buffers reused across calls. The residual stream stays float32 in
 // both precisions; bf16 mode feeds the GEMMs bf16 and accumulates in fp32.
+// Compiled only with CLIPSERVE_HAVE_ONEDNN (src/model/CMakeLists.txt).
+#if defined(CLIPSERVE_HAVE_ONEDNN)
 #include <dnnl.hpp>
 #include <torch/torch.h>
 
@@ -15,6 +17,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "model/vit_attention.h"
 #include "model/vit_internal.h"
 #include "model/vit_layernorm.h"
 
@@ -111,9 +114,7 @@ class OneDnnVit final : public VitModel {
     for (const Block& b : blocks_) {
       Norm(xp, M, b.ln1_w, b.ln1_b);
       Exec(plan.qkv, plan.m_h, b.qkv, plan.m_qkv);
-      plan.qk.execute(stream_, {{DNNL_ARG_SRC, plan.m_q}, {DNNL_ARG_WEIGHTS, plan.m_kt}, {DNNL_ARG_DST, plan.m_scores}});
-      plan.softmax.execute(stream_, {{DNNL_ARG_SRC, plan.m_probs_src}, {DNNL_ARG_DST, plan.m_probs}});
-      plan.pv.execute(stream_, {{DNNL_ARG_SRC, plan.m_probs}, {DNNL_ARG_WEIGHTS, plan.m_v}, {DNNL_ARG_DST, plan.m_attn_dst}});
+      Attend(plan, N);
       Exec(plan.out, plan.m_attn, b.out, plan.m_x);  // x += attn W_o^T + b_o
       Norm(xp, M, b.ln2_w, b.ln2_b);
       Exec(plan.fc, plan.m_h, b.fc, plan.m_f);       // f = gelu(h W_fc^T + b_fc)
@@ -172,6 +173,22 @@ class OneDnnVit final : public VitModel {
     mm.execute(stream_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_BIAS, p.bias}, {DNNL_ARG_DST, dst}});
   }
 
+  void Attend(Plan& plan, int64_t n) {
+    const auto& c = config_;
+    if (options_.fused_attention) {
+      if (dt_ == Dt::bf16) {
+        AttentionBf16(reinterpret_cast<const uint16_t*>(qkv_.data_ptr()), n, c.tokens(), c.width, c.head_width,
+                      reinterpret_cast<uint16_t*>(attn_.data_ptr()));
+      } else {
+        AttentionF32(qkv_.data_ptr<float>(), n, c.tokens(), c.width, c.head_width, attn_.data_ptr<float>());
+      }
+      return;
+    }
+    plan.qk.execute(stream_, {{DNNL_ARG_SRC, plan.m_q}, {DNNL_ARG_WEIGHTS, plan.m_kt}, {DNNL_ARG_DST, plan.m_scores}});
+    plan.softmax.execute(stream_, {{DNNL_ARG_SRC, plan.m_probs_src}, {DNNL_ARG_DST, plan.m_probs}});
+    plan.pv.execute(stream_, {{DNNL_ARG_SRC, plan.m_probs}, {DNNL_ARG_WEIGHTS, plan.m_v}, {DNNL_ARG_DST, plan.m_attn_dst}});
+  }
+
   void Norm(const float* x, int64_t rows, const torch::Tensor& g, const torch::Tensor& b) {
     const int64_t W = config_.width;
     const float eps = float(config_.ln_eps);
@@ -194,8 +211,10 @@ class OneDnnVit final : public VitModel {
     emb_ = torch::empty({n * G2, W}, f32);
     h_ = torch::empty({M, W}, cdt);
     qkv_ = torch::empty({M, 3 * W}, cdt);
-    scores_ = torch::empty({n * H * T, T}, f32);
-    probs_ = torch::empty({n * H * T, T}, cdt);
+    if (!options_.fused_attention) {
+      scores_ = torch::empty({n * H * T, T}, f32);
+      probs_ = torch::empty({n * H * T, T}, cdt);
+    }
     attn_ = torch::empty({M, W}, cdt);
     f_ = torch::empty({M, int64_t(c.mlp_dim)}, cdt);
     scratch_n_ = n;
@@ -217,14 +236,23 @@ class OneDnnVit final : public VitModel {
     Plan p;
     p.n = n;
     p.patch = MakeLinear(patch_, n * G2, Dt::f32, Epilogue::kNone);
-    const PackedLinear& b0 = blocks_.front().qkv;
-    p.qkv = MakeLinear(b0, M, dt_, Epilogue::kNone);
+    p.qkv = MakeLinear(blocks_.front().qkv, M, dt_, Epilogue::kNone);
     p.out = MakeLinear(blocks_.front().out, M, Dt::f32, Epilogue::kAccumulate);
     p.fc = MakeLinear(blocks_.front().fc, M, dt_, c.quick_gelu ? Epilogue::kQuickGelu : Epilogue::kGelu);
     p.proj = MakeLinear(blocks_.front().proj, M, Dt::f32, Epilogue::kAccumulate);
 
-    // Attention, batched over (image, head), reading q, k, v in place from
-    // the [M, 3W] qkv rows (q already scaled by 1/sqrt(D) in the weights).
+    p.m_patches = memory({{n * G2, 3 * int64_t(c.patch_size) * c.patch_size}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    p.m_emb = memory({{n * G2, W}, Dt::f32, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    p.m_h = memory({{M, W}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    p.m_qkv = memory({{M, 3 * W}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    p.m_attn = memory({{M, W}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    p.m_x = memory({{M, W}, Dt::f32, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    p.m_f = memory({{M, int64_t(c.mlp_dim)}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
+    if (options_.fused_attention) return p;
+
+    // Unfused attention: batched over (image, head), reading q, k, v in place
+    // from the [M, 3W] qkv rows (q already scaled by 1/sqrt(D) in the weights).
+
     const Dims qkv_strides = {T * 3 * W, D, 3 * W, 1};
     memory::desc q({n, H, T, D}, dt_, qkv_strides);
     memory::desc kt({n, H, D, T}, dt_, Dims{T * 3 * W, D, 1, 3 * W});
@@ -240,10 +268,6 @@ class OneDnnVit final : public VitModel {
     memory::desc o({n, H, T, D}, dt_, Dims{T * W, D, W, 1});
     p.pv = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(probs, v, o), eng_));
 
-    p.m_patches = memory({{n * G2, 3 * int64_t(c.patch_size) * c.patch_size}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
-    p.m_emb = memory({{n * G2, W}, Dt::f32, Tag::ab}, eng_, DNNL_MEMORY_NONE);
-    p.m_h = memory({{M, W}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
-    p.m_qkv = memory({{M, 3 * W}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
     p.m_q = memory(q, eng_, DNNL_MEMORY_NONE);
     p.m_kt = memory(kt, eng_, DNNL_MEMORY_NONE);
     p.m_v = memory(v, eng_, DNNL_MEMORY_NONE);
@@ -251,9 +275,6 @@ class OneDnnVit final : public VitModel {
     p.m_probs_src = memory(s2, eng_, DNNL_MEMORY_NONE);
     p.m_probs = memory(probs, eng_, DNNL_MEMORY_NONE);
     p.m_attn_dst = memory(o, eng_, DNNL_MEMORY_NONE);
-    p.m_attn = memory({{M, W}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
-    p.m_x = memory({{M, W}, Dt::f32, Tag::ab}, eng_, DNNL_MEMORY_NONE);
-    p.m_f = memory({{M, int64_t(c.mlp_dim)}, dt_, Tag::ab}, eng_, DNNL_MEMORY_NONE);
     return p;
   }
 
@@ -264,16 +285,18 @@ class OneDnnVit final : public VitModel {
     p.m_emb.set_data_handle(emb_.data_ptr());
     p.m_h.set_data_handle(h_.data_ptr());
     p.m_qkv.set_data_handle(qkv);
-    p.m_q.set_data_handle(qkv);
-    p.m_kt.set_data_handle(qkv + W * esz);
-    p.m_v.set_data_handle(qkv + 2 * W * esz);
-    p.m_scores.set_data_handle(scores_.data_ptr());
-    p.m_probs_src.set_data_handle(scores_.data_ptr());
-    p.m_probs.set_data_handle(probs_.data_ptr());
-    p.m_attn_dst.set_data_handle(attn_.data_ptr());
     p.m_attn.set_data_handle(attn_.data_ptr());
     p.m_x.set_data_handle(x_.data_ptr());
     p.m_f.set_data_handle(f_.data_ptr());
+    if (!options_.fused_attention) {
+      p.m_q.set_data_handle(qkv);
+      p.m_kt.set_data_handle(qkv + W * esz);
+      p.m_v.set_data_handle(qkv + 2 * W * esz);
+      p.m_scores.set_data_handle(scores_.data_ptr());
+      p.m_probs_src.set_data_handle(scores_.data_ptr());
+      p.m_probs.set_data_handle(probs_.data_ptr());
+      p.m_attn_dst.set_data_handle(attn_.data_ptr());
+    }
     p.bound_generation = generation_;
   }
 
@@ -298,3 +321,5 @@ std::unique_ptr<VitModel> MakeOneDnnVit(const VitConfig& config, VitWeights weig
 }
 
 }  // namespace clipserve::model::internal
+
+#endif  // CLIPSERVE_HAVE_ONEDNN

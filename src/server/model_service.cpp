@@ -20,28 +20,9 @@ long long MsSince(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-namespace {
-
-// What a batcher owns per instance: a forwarder to the shared engine.
-class SharedEngineProxy final : public engine::Engine {
- public:
-  SharedEngineProxy(std::shared_ptr<engine::Engine> engine, std::shared_ptr<std::mutex> mu)
-      : engine_(std::move(engine)), mu_(std::move(mu)) {}
-  const engine::EngineInfo& info() const override { return engine_->info(); }
-  Status Embed(std::span<const float> pixels, int batch, std::span<float> out) override {
-    std::lock_guard lock(*mu_);
-    return engine_->Embed(pixels, batch, out);
-  }
-
- private:
-  std::shared_ptr<engine::Engine> engine_;
-  std::shared_ptr<std::mutex> mu_;
-};
-
-}  // namespace
-
 ModelService::ModelService(ModelServiceOptions options, metrics::Registry* registry) : options_(std::move(options)) {
   const int max_batch = std::max(options_.rest_batching.max_batch_size, options_.kserve_batching.max_batch_size);
+  warmup_stats_ = std::make_unique<metrics::ModelStats>("warmup", "1", max_batch);
   auto tensor = registry->AddModel(options_.model_name, options_.model_version, max_batch);
   tensor_stats_ = tensor.ok() ? *tensor : registry->FindModel(options_.model_name, options_.model_version);
   auto image = registry->AddModel(image_model_name(), options_.model_version, max_batch);
@@ -57,51 +38,33 @@ const engine::EngineInfo* ModelService::engine_info() const { return ready() ? &
 Status ModelService::Load(const EngineFactory& factory) {
   const auto t0 = std::chrono::steady_clock::now();
   const int count = std::max(1, options_.instance_count);
-
-  // Engines are held through shared_ptrs so the batchers' proxies and the
-  // background warm-up can reach them; the per-instance mutex travels along.
-  std::vector<std::shared_ptr<engine::Engine>> engines;
-  std::vector<std::shared_ptr<std::mutex>> mutexes;
+  std::vector<std::unique_ptr<engine::Engine>> engines;
   for (int i = 0; i < count; ++i) {
     auto built = factory(i, count);
     if (!built.ok()) return built.status().WithPrefix("engine instance " + std::to_string(i));
     if (!*built) return InternalError("engine factory returned null for instance " + std::to_string(i));
-    engines.emplace_back(std::move(*built));
-    mutexes.push_back(std::make_shared<std::mutex>());
+    engines.push_back(std::move(*built));
   }
   info_ = engines[0]->info();
   const auto load_ms = MsSince(t0);
 
-  // Warm-up at the readiness sizes, on every instance, before anything is
-  // accepted: the first call at a new shape pays for kernel selection.
-  const std::size_t per_image = FloatsPerImage(info_.image_size);
+  // The queue's settings are the KServe ones; batching is allowed at all when
+  // either personality batches, and then per request (Submit).
+  batching::BatcherOptions bo;
+  bo.config = options_.kserve_batching;
+  bo.config.max_batch_size = std::max(options_.rest_batching.max_batch_size, options_.kserve_batching.max_batch_size);
+  bo.config.dynamic_batching = options_.rest_batching.dynamic_batching || options_.kserve_batching.dynamic_batching;
+  bo.config.instance_count = count;
+  bo.stats = tensor_stats_;
+  // Warm-up at the readiness sizes runs inside Create on every instance,
+  // before anything is accepted: the first call at a shape pays for kernel
+  // selection and allocation.
   for (int size : options_.warmup_batch_sizes) {
-    if (size < 1) continue;
-    std::vector<float> pixels(per_image * size, 0.5f);
-    std::vector<float> out(static_cast<std::size_t>(info_.embed_dim) * size);
-    for (int i = 0; i < count; ++i) {
-      std::lock_guard lock(*mutexes[i]);
-      Status st = engines[i]->Embed(pixels, size, out);
-      if (!st.ok()) return st.WithPrefix("warm-up at batch size " + std::to_string(size) + " failed");
-    }
+    if (size >= 1 && size <= bo.config.max_batch_size) bo.warmup_batch_sizes.push_back(size);
   }
-
-  const batching::BatcherConfig* configs[kNumRoutes] = {&options_.rest_batching, &options_.kserve_batching,
-                                                        &options_.kserve_batching};
-  for (int r = 0; r < kNumRoutes; ++r) {
-    batching::BatcherOptions bo;
-    bo.config = *configs[r];
-    bo.config.instance_count = count;
-    bo.stats = stats_for(static_cast<InferRoute>(r));
-    std::vector<std::unique_ptr<engine::Engine>> proxies;
-    for (int i = 0; i < count; ++i) proxies.push_back(std::make_unique<SharedEngineProxy>(engines[i], mutexes[i]));
-    auto batcher = batching::Batcher::Create(std::move(bo), std::move(proxies));
-    if (!batcher.ok()) return batcher.status().WithPrefix("creating the batcher");
-    batchers_[r] = std::move(*batcher);
-  }
-
-  engines_ = std::move(engines);
-  engine_mutexes_ = std::move(mutexes);
+  auto batcher = batching::Batcher::Create(std::move(bo), std::move(engines));
+  if (!batcher.ok()) return batcher.status().WithPrefix("creating the batcher (warm-up included)");
+  batcher_ = std::move(*batcher);
 
   load_duration_ms_.store(MsSince(t0));
   std::fprintf(stderr, "clip-server: model loaded in %lld ms, warm-up done in %lld ms total\n",
@@ -113,18 +76,21 @@ Status ModelService::Load(const EngineFactory& factory) {
 void ModelService::StartBackgroundWarmup() {
   if (options_.background_warmup_batch_sizes.empty() || !ready() || background_warmup_.joinable()) return;
   background_warmup_ = std::thread([this] {
+    // Through the queue like any request, so it never races a worker for an
+    // engine; counted in a private stats object, not in the models' stats.
     const auto t0 = std::chrono::steady_clock::now();
     const std::size_t per_image = FloatsPerImage(info_.image_size);
     int done = 0;
     for (int size : options_.background_warmup_batch_sizes) {
-      if (stop_background_.load()) break;
-      std::vector<float> pixels(per_image * size, 0.5f);
-      std::vector<float> out(static_cast<std::size_t>(info_.embed_dim) * size);
-      for (std::size_t i = 0; i < engines_.size() && !stop_background_.load(); ++i) {
-        std::lock_guard lock(*engine_mutexes_[i]);
-        Status st = engines_[i]->Embed(pixels, size, out);
-        if (!st.ok()) {
-          std::fprintf(stderr, "clip-server: background warm-up at batch %d failed: %s\n", size, st.ToString().c_str());
+      if (stop_background_.load() || size > batcher_->config().max_batch_size) break;
+      for (int i = 0; i < batcher_->instance_count() && !stop_background_.load(); ++i) {
+        batching::SubmitOptions so;
+        so.allow_batching = false;
+        so.stats = warmup_stats_.get();
+        auto result = batcher_->Submit(std::vector<float>(per_image * size, 0.5f), size, so).get();
+        if (!result.ok()) {
+          std::fprintf(stderr, "clip-server: background warm-up at batch %d: %s\n", size,
+                       result.status().ToString().c_str());
         }
       }
       ++done;
@@ -175,8 +141,11 @@ StatusOr<EmbedOutcome> ModelService::Submit(InferRoute route, std::vector<float>
     return OutOfRangeError("too many images in one request: " + std::to_string(num_images) + " (limit " +
                                 std::to_string(options_.max_images_per_request) + ")");
   }
-  auto& batcher = batchers_[static_cast<int>(route)];
-  StatusOr<batching::BatchResult> result = batcher->Submit(std::move(pixels), num_images).get();
+  batching::SubmitOptions so;
+  so.allow_batching = route == InferRoute::kRest ? options_.rest_batching.dynamic_batching
+                                                 : options_.kserve_batching.dynamic_batching;
+  so.stats = stats_for(route);
+  StatusOr<batching::BatchResult> result = batcher_->Submit(std::move(pixels), num_images, so).get();
   if (!result.ok()) return result.status();
   EmbedOutcome outcome{std::move(*result), preprocess_us};
   return outcome;
@@ -191,18 +160,10 @@ Status ModelService::Shutdown(Microseconds drain_timeout) {
   std::lock_guard lock(shutdown_mu_);
   shutting_down_.store(true);
   stop_background_.store(true);
-  Status first;
-  // One deadline for all three queues (they share the engines anyway).
-  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-  for (auto& b : batchers_) {
-    if (!b) continue;
-    const auto left = std::max(Microseconds(0), std::chrono::duration_cast<Microseconds>(
-                                                    deadline - std::chrono::steady_clock::now()));
-    Status st = b->Shutdown(left);
-    if (first.ok() && !st.ok()) first = st;
-  }
+  Status st;
+  if (batcher_) st = batcher_->Shutdown(drain_timeout);
   if (background_warmup_.joinable()) background_warmup_.join();
-  return first;
+  return st;
 }
 
 }  // namespace clipserve::server

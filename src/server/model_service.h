@@ -1,18 +1,20 @@
 // ModelService: the server's inference context, shared by both personalities.
 //
-// Owns the engine instances, one dynamic batcher per served route (REST,
-// KServe tensor model, KServe image model), the readiness state and the
-// warm-up. Knows no HTTP and no JSON: adapters hand it pixels or encoded
-// images and get embeddings and timings back.
+// Owns the engine instances (through one dynamic batcher), the readiness
+// state and the warm-up. Knows no HTTP and no JSON: adapters hand it pixels
+// or encoded images and get embeddings and timings back.
 //
-// Engines are shared between the batchers: every batcher gets a thin proxy
-// per instance, and a per-instance mutex keeps Engine::Embed single-caller.
-// So the three routes cost one set of weights, and a personality that is idle
-// costs nothing.
+// One Batcher serves every route: one FIFO queue and one worker per engine
+// instance, so the three routes cost one set of weights and never contend
+// outside the queue. Per request, the route decides whether it may share a
+// batch (REST: --dynamic-batching-rest, KServe: --dynamic-batching-kserve)
+// and which model's statistics it counts in (REST and the tensor model in the
+// tensor model's, the image model in its own).
 //
 // Lifecycle: construct (not ready) -> Load() on any thread (engines built,
-// warmed up at the readiness batch sizes, batchers created, ready) ->
-// optional background warm-up of the remaining batch sizes -> Shutdown().
+// warmed up at the readiness batch sizes inside Batcher::Create, ready) ->
+// optional background warm-up of the remaining batch sizes (through the
+// queue, counted in a private stats object) -> Shutdown().
 // Thread safety: every method may be called concurrently.
 #pragma once
 
@@ -42,8 +44,12 @@ struct ModelServiceOptions {
   std::string model_name = "openclip_vit_b32";  // KServe tensor model; image model adds "_image"
   std::string model_version = "1";
   int instance_count = 1;
+  // The queue's settings come from kserve_batching (max_batch_size,
+  // preferred sizes, delay, queue size and timeout); each config's
+  // dynamic_batching decides whether that personality's requests may share
+  // batches.
   batching::BatcherConfig rest_batching;    // dynamic_batching off by default (see clip-server)
-  batching::BatcherConfig kserve_batching;  // shared by both KServe models
+  batching::BatcherConfig kserve_batching;  // both KServe models
   // Batch sizes warmed up before readiness (every instance), and the ones
   // warmed up afterwards in the background (may be empty).
   std::vector<int> warmup_batch_sizes = {1};
@@ -75,6 +81,9 @@ class ModelService {
   void StartBackgroundWarmup();
 
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Ready and not draining: what readiness probes report, so a load
+  // balancer stops sending work as soon as SIGTERM arrives.
+  bool serving() const { return ready() && !shutting_down_.load(std::memory_order_acquire); }
   // Valid once ready() (null before).
   const engine::EngineInfo* engine_info() const;
   const ModelServiceOptions& options() const { return options_; }
@@ -100,6 +109,10 @@ class ModelService {
   // "image <index>: "; more than max_images_per_request is OutOfRange.
   StatusOr<EmbedOutcome> EmbedEncoded(InferRoute route, std::span<const std::string_view> images);
 
+  // Readiness turns false and new requests get Unavailable; queued work is
+  // untouched. Shutdown() implies it.
+  void StopAccepting() { shutting_down_.store(true, std::memory_order_release); }
+
   // Stops accepting, drains queued work within `drain_timeout`. Idempotent.
   Status Shutdown(Microseconds drain_timeout);
 
@@ -112,10 +125,8 @@ class ModelService {
   metrics::ModelStats* tensor_stats_ = nullptr;
   metrics::ModelStats* image_stats_ = nullptr;
 
-  // Shared with the batchers' proxies; a mutex per instance.
-  std::vector<std::shared_ptr<engine::Engine>> engines_;
-  std::vector<std::shared_ptr<std::mutex>> engine_mutexes_;
-  std::unique_ptr<batching::Batcher> batchers_[kNumRoutes];
+  std::unique_ptr<metrics::ModelStats> warmup_stats_;  // background warm-up; not exported
+  std::unique_ptr<batching::Batcher> batcher_;
   engine::EngineInfo info_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> shutting_down_{false};

@@ -3,7 +3,9 @@
 // compare and report work, and a run whose server dies midway still writes
 // its JSON with the failure recorded.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -28,7 +30,7 @@ struct Ran {
   std::string out;
 };
 
-Ran Run(const std::string& args) {
+Ran RunApp(const std::string& args) {
   Ran r;
   FILE* p = popen((kBin + " " + args + " 2>&1").c_str(), "r");
   if (!p) return r;
@@ -54,7 +56,7 @@ TEST(App, BothBackendsThenCompareValidateReport) {
   FakeServer kserve({.kserve = true});
   const std::string dir = TempDir();
   const std::string out = dir + "/both.json";
-  Ran r = Run(std::string("--backend both --pytorch-url ") + rest.url() + " --triton-url " + kserve.url() +
+  Ran r = RunApp(std::string("--backend both --pytorch-url ") + rest.url() + " --triton-url " + kserve.url() +
               " --triton-metrics-url " + kserve.metrics_url() + kSmall + " --price-per-hour 2.5 --output " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("TRITON RESULTS"), std::string::npos);
@@ -66,13 +68,13 @@ TEST(App, BothBackendsThenCompareValidateReport) {
   EXPECT_EQ((*doc)["config"]["output"], out);
   EXPECT_TRUE((*doc)["triton"]["server_metrics"].contains("queue_duration_us"));
 
-  Ran v = Run("validate " + out);
+  Ran v = RunApp("validate " + out);
   EXPECT_EQ(v.code, 0) << v.out;  // gpu_specs present (as unavailable) on a CPU box
-  Ran c = Run("compare " + out + " " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
+  Ran c = RunApp("compare " + out + " " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
   EXPECT_EQ(c.code, 0) << c.out;
   EXPECT_NE(c.out.find("!!! WARNING"), std::string::npos);  // iterations/concurrency differ from the fixture
   const std::string html = dir + "/report.html";
-  Ran h = Run("report " + out + " --html " + html);
+  Ran h = RunApp("report " + out + " --html " + html);
   ASSERT_EQ(h.code, 0) << h.out;
   std::ifstream in(html);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -80,7 +82,7 @@ TEST(App, BothBackendsThenCompareValidateReport) {
 
   // Parity against a separate run's file (the checklist runs backends separately).
   const std::string out2 = dir + "/rest_only.json";
-  Ran r2 = Run(std::string("--backend pytorch --pytorch-url ") + rest.url() + kSmall + " --parity-reference " + out +
+  Ran r2 = RunApp(std::string("--backend pytorch --pytorch-url ") + rest.url() + kSmall + " --parity-reference " + out +
                " --output " + out2);
   ASSERT_EQ(r2.code, 0) << r2.out;
   auto doc2 = ReadJsonFile(out2);
@@ -98,7 +100,7 @@ TEST(App, ServerDyingMidwayStillWritesJson) {
     while (server->embed_requests() < 40) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     server->Stop();
   });
-  Ran r = Run("--backend pytorch --pytorch-url " + url +
+  Ran r = RunApp("--backend pytorch --pytorch-url " + url +
               " --iterations 4 --warmup 1 --batch-sizes 1 --concurrency 3 --concurrent-requests 200 --image-size 32"
               " --image-pool 4 --probe-images 1 --no-progress --timeout 5 --output " + out);
   killer.join();
@@ -107,18 +109,46 @@ TEST(App, ServerDyingMidwayStillWritesJson) {
   ASSERT_TRUE(doc.ok()) << r.out;
   const json& conc = (*doc)["pytorch"]["concurrent"];
   EXPECT_GT(conc["errors"].get<int>(), 0);
-  EXPECT_EQ(conc["count"].get<int>() + conc["errors"].get<int>(), 200);
+  EXPECT_EQ(conc["count"].get<int>() + conc["errors"].get<int>() + conc["not_sent"].get<int>(), 200);
+  EXPECT_EQ(conc["total_requests"], 200);
   EXPECT_TRUE(conc["errors_by_kind"].contains("connection"));
   EXPECT_FALSE((*doc)["failures"].empty());
   EXPECT_NE((*doc)["pytorch"]["status"], "ok");
   std::filesystem::remove_all(dir);
 }
 
+TEST(App, InterruptStillWritesJson) {
+  FakeServer server(FakeOptions{.delay_ms = 5});
+  const std::string dir = TempDir();
+  const std::string out = dir + "/interrupted.json";
+  const std::string cmd = kBin + " --backend pytorch --pytorch-url " + server.url() +
+                          " --iterations 2 --batch-sizes 1 --concurrency 2 --concurrent-requests 100000 --image-size 32"
+                          " --image-pool 4 --probe-images 1 --no-progress --output " + out + " > /dev/null 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  while (server.embed_requests() < 40) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  auto doc = ReadJsonFile(out);
+  ASSERT_TRUE(doc.ok());
+  const json& conc = (*doc)["pytorch"]["concurrent"];
+  EXPECT_GT(conc["count"].get<int>(), 0);
+  EXPECT_GT(conc["not_sent"].get<int>(), 0);
+  EXPECT_NE((*doc)["failures"].dump().find("interrupted"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(App, BadFlagsGiveClearErrors) {
-  Ran r = Run("--backend tensorflow");
+  Ran r = RunApp("--backend tensorflow");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--backend must be pytorch, triton or both"), std::string::npos) << r.out;
-  Ran v = Run("validate " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
+  Ran v = RunApp("validate " + std::string(CLIPSERVE_SOURCE_DIR) + "/tests/bench/fixtures/seed-result-triton-rtx3070.json");
   EXPECT_EQ(v.code, 1);
   EXPECT_NE(v.out.find("missing: gpu_specs"), std::string::npos) << v.out;
 }

@@ -134,6 +134,28 @@ TEST(ClosedLoop, LatencyStopsAtResponseTimeNotAfterValidation) {
   EXPECT_DOUBLE_EQ(m.wall_time_s, 0.315);
 }
 
+TEST(ClosedLoop, AbortsWhenTheServerIsGoneAndReportsNotSent) {
+  PhaseMeasurement m;
+  RunClosedLoop(2, 100000, RealClock::Instance(),
+                [&](int, std::int64_t i) {
+                  if (i < 30) return SendOutcome{};
+                  return SendOutcome{FailureKind::kConnection, 0, "refused", std::nullopt};
+                },
+                m);
+  EXPECT_TRUE(m.aborted);
+  EXPECT_EQ(m.planned, 100000);
+  EXPECT_LT(m.attempted, 200);
+  EXPECT_EQ(static_cast<std::int64_t>(m.latencies_ms.size()) + m.errors.total, m.attempted);
+}
+
+TEST(ClosedLoop, HttpErrorsDoNotAbort) {
+  PhaseMeasurement m;
+  RunClosedLoop(1, 500, RealClock::Instance(),
+                [&](int, std::int64_t) { return SendOutcome{FailureKind::kHttpStatus, 503, "busy", std::nullopt}; }, m);
+  EXPECT_FALSE(m.aborted);
+  EXPECT_EQ(m.attempted, 500);
+}
+
 TEST(ClosedLoop, DeadlineStopsNewRequests) {
   FakeClock clock;
   PhaseMeasurement m;

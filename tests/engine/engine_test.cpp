@@ -194,12 +194,42 @@ TEST(TorchEngine, ThreadCountAppliesToCallingThread) {
   EXPECT_TRUE(same2);
 }
 
+// Runs only where LibTorch has CUDA (official LibTorch 2.x on a GPU machine).
+TEST(TorchEngine, CudaPrecisionsMatchReference) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA in this LibTorch / machine";
+  auto cfg = *model::BuiltinConfig("test-tiny");
+  const int batch = 3;
+  auto px = Pixels(batch, 32, 11);
+  torch::Tensor in = torch::from_blob(px.data(), {batch, 3, 32, 32}, torch::kFloat).clone();
+  torch::Tensor ref = testing::ReferenceForward(cfg, model::RandomWeights(cfg, 42), in);
+  for (Precision p : {Precision::kFp32, Precision::kBf16, Precision::kFp16}) {
+    EngineOptions o = TinyOptions();
+    o.device = engine::DeviceKind::kCuda;
+    o.precision = p;
+    auto e = CreateEngine(o);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    EXPECT_EQ((*e)->info().device, engine::DeviceKind::kCuda);
+    std::vector<float> out(batch * 32);
+    ASSERT_TRUE((*e)->Embed(px, batch, out).ok());
+    torch::Tensor got = torch::from_blob(out.data(), {batch, 32}, torch::kFloat).clone();
+    torch::Tensor cos = testing::RowCosine(got, ref);
+    const double min_cos = p == Precision::kFp32 ? 1.0 - 1e-5 : 0.99;
+    for (int i = 0; i < batch; ++i) {
+      EXPECT_GT(cos[i].item<double>(), min_cos) << engine::PrecisionName(p) << " row " << i;
+    }
+  }
+}
+
 TEST(TorchEngine, DeviceFacts) {
   auto facts = engine::QueryDeviceFacts();
   EXPECT_FALSE(facts.torch_version.empty());
   EXPECT_EQ(facts.cuda_available, torch::cuda::is_available());
   if (!facts.cuda_available) {
     EXPECT_TRUE(facts.gpus.empty());
+  }
+  for (const auto& g : facts.gpus) {
+    EXPECT_FALSE(g.name.empty());
+    EXPECT_GT(g.memory_total_bytes, 0u);
   }
 }
 

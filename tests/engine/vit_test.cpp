@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,13 @@ model::VitConfig TinyConfig(bool quick_gelu = false) {
   return c;
 }
 
+// kOneDnn with the fused attention kernel; kAuto stands for kOneDnn with
+// oneDNN's own attention primitives (fused_attention = false).
 std::unique_ptr<model::VitModel> Build(const model::VitConfig& c, std::uint64_t seed, VitBackend backend,
                                        torch::ScalarType dtype = torch::kFloat, bool fold = true) {
   model::VitOptions o;
-  o.backend = backend;
+  o.backend = backend == VitBackend::kAuto ? VitBackend::kOneDnn : backend;
+  o.fused_attention = backend != VitBackend::kAuto;
   o.dtype = dtype;
   o.fold_normalization = fold;
   auto m = model::VitModel::Create(c, model::RandomWeights(c, seed), o);
@@ -47,7 +51,7 @@ torch::Tensor RandomPixels(int64_t n, int64_t s, uint64_t seed) {
 class VitTest : public ::testing::TestWithParam<VitBackend> {
  protected:
   void SetUp() override {
-    if (GetParam() == VitBackend::kOneDnn && !model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
+    if (GetParam() != VitBackend::kAten && !model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
   }
 };
 
@@ -79,6 +83,24 @@ TEST_P(VitTest, MatchesFloat64ReferenceAtFp32) {
     torch::Tensor cos = RowCosine(out, ref);
     for (int i = 0; i < 4; ++i) EXPECT_GT(cos[i].item<double>(), 1.0 - 1e-5) << "row " << i << " quick=" << quick;
     EXPECT_LT((out.to(torch::kDouble) - ref).abs().max().item<double>(), 5e-5) << "quick=" << quick;
+  }
+}
+
+// Head width 64 and 65 tokens: the register-blocked attention kernel (two
+// 64-token blocks, 63 padded) rather than the generic one test-tiny uses.
+TEST_P(VitTest, WideHeadsAndManyTokensMatchReference) {
+  model::VitConfig c = TinyConfig();
+  c.image_size = 64;  // 8 x 8 patches + class token = 65 tokens
+  c.width = 128;
+  c.head_width = 64;
+  c.layers = 1;
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    auto m = Build(c, 21, GetParam(), dtype);
+    ASSERT_TRUE(m);
+    torch::Tensor px = RandomPixels(3, c.image_size, 22);
+    torch::Tensor cos = RowCosine(m->Forward(px), ReferenceForward(c, model::RandomWeights(c, 21), px));
+    const double min_cos = dtype == torch::kFloat ? 1.0 - 1e-5 : 0.99;
+    for (int i = 0; i < 3; ++i) EXPECT_GT(cos[i].item<double>(), min_cos) << "row " << i << " dtype " << dtype;
   }
 }
 
@@ -192,8 +214,35 @@ TEST_P(VitTest, RegressionPin) {
   EXPECT_LT((out.to(torch::kDouble) - ref).abs().max().item<double>(), 5e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VitTest, ::testing::Values(VitBackend::kAten, VitBackend::kOneDnn),
-                         [](const auto& info) { return info.param == VitBackend::kAten ? "Aten" : "OneDnn"; });
+INSTANTIATE_TEST_SUITE_P(Backends, VitTest,
+                         ::testing::Values(VitBackend::kAten, VitBackend::kOneDnn, VitBackend::kAuto),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case VitBackend::kAten: return "Aten";
+                             case VitBackend::kOneDnn: return "OneDnnFusedAttention";
+                             default: return "OneDnnPrimitiveAttention";
+                           }
+                         });
+
+// Weights may be views of a read-only file mapping: building a model must
+// never write into the tensors it was given.
+TEST(VitCreate, LeavesInputTensorsUntouched) {
+  const auto c = TinyConfig();
+  const model::WeightMap original = model::RandomWeights(c, 3);
+  std::map<std::string, torch::Tensor> snapshot;
+  for (const auto& [name, t] : original) snapshot[name] = t.clone();
+  for (VitBackend backend : {VitBackend::kAten, VitBackend::kOneDnn}) {
+    if (backend == VitBackend::kOneDnn && !model::OneDnnCompiledIn()) continue;
+    for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+      model::VitOptions o;
+      o.backend = backend;
+      o.dtype = dtype;
+      auto m = model::VitModel::Create(c, original, o);  // a copy of the map: same storages
+      ASSERT_TRUE(m.ok()) << m.status().ToString();
+    }
+  }
+  for (const auto& [name, t] : original) EXPECT_TRUE(torch::equal(t, snapshot.at(name))) << name;
+}
 
 TEST(VitCreate, RejectsFp16OnCpuAndBadWeights) {
   const auto c = TinyConfig();

@@ -122,7 +122,7 @@ TEST(DecodeErrors, PixelLimit) {
 // for every channel count and for sources that store only some columns.
 TEST(Resample, VectorKernelsEqualPortableLoops) {
   std::mt19937 rng(7);
-  const int sizes[][2] = {{1920, 1080}, {333, 1000}, {97, 150}, {40, 3}, {226, 224}, {17, 31}, {5, 400}};
+  const int sizes[][2] = {{1920, 1080}, {333, 1000}, {97, 150}, {40, 3}, {226, 224}, {17, 31}, {5, 400}, {1, 9}, {2, 50}};
   for (int channels = 1; channels <= 4; ++channels) {
     for (const auto& wh : sizes) {
       const int width = wh[0], height = wh[1];

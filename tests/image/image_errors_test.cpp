@@ -205,6 +205,20 @@ TEST(Errors, PixelBombsRefusedBeforeAllocation) {
   }
 }
 
+TEST(Errors, ExtremeAspectRatioRefused) {
+  // 1 x 1000000 is only 1e6 pixels, but resizing its short side to 224
+  // would make a 224 x 224000000 image (Pillow would have to allocate it).
+  g_max_new_bytes = 0;
+  auto r = DecodeAndPrepare(PngWithHeader(1, 1000000), PreprocessOptions{});
+  ExpectError(r, StatusCode::kResourceExhausted, "aspect ratio", "PNG 1x1000000");
+  EXPECT_LT(g_max_new_bytes.load(), 1u << 20);
+  // A long but reasonable strip passes the check (and fails later here
+  // only because this PNG has no pixel data).
+  auto r2 = DecodeAndPrepare(PngWithHeader(3, 2000), PreprocessOptions{});
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), StatusCode::kInvalidArgument) << r2.status().ToString();
+}
+
 TEST(Errors, PixelLimitIsInclusiveForEveryFormat) {
   for (const auto& f : Samples()) {
     const Bytes bytes = ReadFile(f);

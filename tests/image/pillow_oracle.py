@@ -86,6 +86,25 @@ def generate(out):
         save(rgb, f"{out}/webp_lossy_{tag}.webp", quality=80)
         save(rgba, f"{out}/webp_lossless_rgba_{tag}.webp", lossless=True)
         save(rgba, f"{out}/webp_lossy_rgba_{tag}.webp", quality=75)
+    # Animated WebP: Pillow opens the first frame.
+    frames = [Image.fromarray(content(160, 120, 600 + k), "RGB") for k in range(3)]
+    frames[0].save(f"{out}/webp_animated_160x120.webp", save_all=True, append_images=frames[1:], duration=80,
+                   lossless=True)
+    rgba_frames = [f.convert("RGBA") for f in frames]
+    rgba_frames[0].putalpha(Image.fromarray(content(160, 120, 700, 1)[:, :, 0], "L"))
+    rgba_frames[0].save(f"{out}/webp_animated_rgba_160x120.webp", save_all=True, append_images=rgba_frames[1:],
+                        duration=80, quality=70)
+    # Wide JPEGs (the decoder then decodes only the columns the crop needs):
+    # every chroma subsampling, gray, CMYK, widths off the 8/16 grid.
+    for j, (w, h) in enumerate([(1920, 1080), (2000, 301), (1283, 431), (777, 250), (1000, 333)]):
+        img = Image.fromarray(content(w, h, 500 + j), "RGB")
+        tag = f"{w}x{h}"
+        for sub in (0, 1, 2):
+            save(img, f"{out}/wide_sub{sub}_{tag}.jpg", quality=90, subsampling=sub)
+        save(img.convert("L"), f"{out}/wide_gray_{tag}.jpg", quality=90)
+        if j % 2 == 0:
+            save(img.convert("CMYK"), f"{out}/wide_cmyk_{tag}.jpg", quality=90)
+            save(img, f"{out}/wide_progressive_{tag}.jpg", quality=90, progressive=True)
     # JPEG with EXIF orientation 6 (rotate 90 clockwise when applied).
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -56,7 +56,7 @@ std::vector<std::uint8_t> ReadFile(const fs::path& p) {
 // PNG writer for the cases Pillow cannot produce. `samples` are 8- or 16-bit
 // values (16-bit written big-endian), channels per pixel from color_type.
 void WritePng(const fs::path& path, int w, int h, int color_type, int bit_depth, bool interlace,
-              const std::vector<std::uint16_t>& samples, int channels) {
+              const std::vector<std::uint16_t>& samples, int channels, int palette_entries = 0) {
   FILE* f = std::fopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
@@ -70,6 +70,15 @@ void WritePng(const fs::path& path, int w, int h, int color_type, int bit_depth,
   png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), bit_depth, color_type,
                interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_color> palette(static_cast<size_t>(palette_entries));
+  if (palette_entries > 0) {
+    for (int i = 0; i < palette_entries; ++i) {
+      palette[static_cast<size_t>(i)] = {static_cast<png_byte>(200 - i * 40), static_cast<png_byte>(i * 50),
+                                         static_cast<png_byte>(90 + i)};
+    }
+    png_set_PLTE(png, info, palette.data(), palette_entries);
+    png_set_check_for_invalid_index(png, 0);  // indices past PLTE on purpose
+  }
   png_write_info(png, info);
   if (bit_depth < 8) png_set_packing(png);
   const size_t bytes_per_sample = bit_depth == 16 ? 2 : 1;
@@ -109,6 +118,12 @@ std::vector<std::uint16_t> Samples(int w, int h, int channels, int max_value, un
 }
 
 void WriteCppImages(const fs::path& dir) {
+  // Tiny interlaced images: Adam7 passes that are empty or partial.
+  for (auto [w, h] : {std::pair{1, 1}, std::pair{2, 3}, std::pair{5, 1}, std::pair{1, 9}, std::pair{7, 7}}) {
+    const std::string tag = std::to_string(w) + "x" + std::to_string(h);
+    WritePng(dir / ("interlaced_tiny_rgb_" + tag + ".png"), w, h, PNG_COLOR_TYPE_RGB, 8, true, Samples(w, h, 3, 255, 11), 3);
+    WritePng(dir / ("interlaced_tiny_gray1_" + tag + ".png"), w, h, PNG_COLOR_TYPE_GRAY, 1, true, Samples(w, h, 1, 1, 12), 1);
+  }
   for (auto [w, h] : {std::pair{320, 200}, std::pair{97, 150}}) {
     const std::string tag = std::to_string(w) + "x" + std::to_string(h);
     WritePng(dir / ("rgb16_" + tag + ".png"), w, h, PNG_COLOR_TYPE_RGB, 16, false, Samples(w, h, 3, 65535, 1), 3);
@@ -119,6 +134,10 @@ void WriteCppImages(const fs::path& dir) {
     WritePng(dir / ("gray4bit_" + tag + ".png"), w, h, PNG_COLOR_TYPE_GRAY, 4, false, Samples(w, h, 1, 15, 6), 1);
     WritePng(dir / ("interlaced_rgb_" + tag + ".png"), w, h, PNG_COLOR_TYPE_RGB, 8, true, Samples(w, h, 3, 255, 7), 3);
     WritePng(dir / ("interlaced_gray16_" + tag + ".png"), w, h, PNG_COLOR_TYPE_GRAY, 16, true, Samples(w, h, 1, 300, 8), 1);
+    // Palette of 5 entries, indices 0..255: Pillow maps the missing entries
+    // to its default palette.
+    WritePng(dir / ("short_palette_" + tag + ".png"), w, h, PNG_COLOR_TYPE_PALETTE, 8, false,
+             Samples(w, h, 1, 255, 10), 1, 5);
     // YCCK JPEG: TurboJPEG encodes CMYK input as YCCK.
     std::vector<std::uint16_t> cmyk = Samples(w, h, 4, 255, 9);
     std::vector<std::uint8_t> px(cmyk.begin(), cmyk.end());
@@ -214,6 +233,37 @@ class PillowOracle : public ::testing::Test {
     return compared;
   }
 
+  // Runs Pillow on `files` (S = 224) and checks that we accept exactly the
+  // files it accepts, with the same pixels. Returns {accepted, refused}.
+  std::pair<int, int> CompareVerdicts(const std::vector<std::string>& files) {
+    std::string cmd = std::string(kPython) + " " + Helper() + " reference 224 0";
+    for (const auto& f : files) cmd += " '" + f + "'";
+    int rc = 0;
+    const std::string out = RunCommand(cmd, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    std::istringstream lines(out);
+    std::string line;
+    int accepted = 0, refused = 0;
+    while (std::getline(lines, line)) {
+      std::istringstream ls(line);
+      std::string verdict, path;
+      ls >> verdict >> path;
+      auto ours = DecodeAndPrepare(ReadFile(path), PreprocessOptions{});
+      EXPECT_EQ(ours.ok(), verdict == "ok") << fs::path(path).filename() << ": Pillow says " << line
+                                            << "; we say " << (ours.ok() ? "ok" : ours.status().ToString());
+      if (verdict == "ok") {
+        ++accepted;
+        if (ours.ok()) {
+          EXPECT_EQ(ours->data, ReadFile(path + ".224.rgb")) << path << " decodes to different pixels";
+        }
+      } else {
+        ++refused;
+      }
+    }
+    EXPECT_EQ(accepted + refused, static_cast<int>(files.size()));
+    return {accepted, refused};
+  }
+
   std::vector<std::string> Files(const std::string& contains = "") const {
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(dir_)) {
@@ -256,6 +306,57 @@ TEST_F(PillowOracle, GeneratedImagesMatchPillow) {
   ASSERT_EQ(exif_files.size(), 1u);
   EXPECT_EQ(Compare(224, false, exif_files), 1);
   EXPECT_EQ(Compare(224, true, exif_files), 1);
+}
+
+// Refusing truncated files the way Pillow does: files cut at several points
+// (inside the pixel data, inside trailing checksums and chunks) must be
+// accepted or refused exactly when Pillow accepts or refuses them.
+TEST_F(PillowOracle, TruncatedFilesAcceptedOrRefusedLikePillow) {
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(fs::path(CLIPSERVE_SOURCE_DIR) / "data" / "samples")) {
+    const std::vector<std::uint8_t> data = ReadFile(e.path());
+    const size_t n = data.size();
+    for (size_t cut : {size_t{1}, size_t{2}, size_t{8}, size_t{12}, size_t{16}, size_t{20}, size_t{40}, n / 20, n / 2}) {
+      const fs::path out = dir_ / (e.path().filename().string() + ".cut" + std::to_string(cut));
+      std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
+                                                 static_cast<std::streamsize>(n - cut));
+      files.push_back(out.string());
+    }
+  }
+  const auto [accepted, refused] = CompareVerdicts(files);
+  std::printf("truncated files: Pillow accepted %d, refused %d\n", accepted, refused);
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
+}
+
+// Damaged files (random bytes overwritten, often in the headers): accepted
+// or refused as Pillow does, and when accepted, the same pixels.
+TEST_F(PillowOracle, CorruptedFilesAcceptedOrRefusedLikePillow) {
+  std::mt19937 rng(2024);
+  std::vector<std::vector<std::uint8_t>> samples;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(CLIPSERVE_SOURCE_DIR) / "data" / "samples")) {
+    samples.push_back(ReadFile(e.path()));
+    names.push_back(e.path().filename().string());
+  }
+  std::vector<std::string> files;
+  for (int i = 0; i < 240; ++i) {
+    const size_t which = static_cast<size_t>(i) % samples.size();
+    std::vector<std::uint8_t> b = samples[which];
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < flips; ++k) {
+      const size_t span = (i % 2 == 0) ? std::min<size_t>(b.size(), 500) : b.size();
+      b[rng() % span] = static_cast<std::uint8_t>(rng());
+    }
+    const fs::path out = dir_ / ("corrupt" + std::to_string(i) + "_" + names[which]);
+    std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
+                                               static_cast<std::streamsize>(b.size()));
+    files.push_back(out.string());
+  }
+  const auto [accepted, refused] = CompareVerdicts(files);
+  std::printf("corrupted files: Pillow accepted %d, refused %d\n", accepted, refused);
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace

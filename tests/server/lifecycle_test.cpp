@@ -107,7 +107,7 @@ TEST(LifecycleTest, ConcurrentSingleRequestsAreBatchedTogether) {
   EXPECT_EQ(f.engine()->batch_sizes(), (std::vector<int>{1, 1, 8}));
 }
 
-TEST(LifecycleTest, FullQueueRejectsAtOnce429OnRest503OnKserve) {
+TEST(LifecycleTest, FullQueueRejectsAtOnce503OnKserve429OnRest) {
   ServerFixture f([](ServerConfig& c) { c.max_queue_size = 1; });
   EngineGate gate;
   gate.Install(f.engine());
@@ -125,27 +125,16 @@ TEST(LifecycleTest, FullQueueRejectsAtOnce429OnRest503OnKserve) {
   EXPECT_EQ(res->status, 503);
   EXPECT_NE(json::parse(res->body)["error"].get<std::string>().find("queue"), std::string::npos) << res->body;
 
-  // REST has its own queue (same limit). Its worker takes the first request
-  // and waits for the engine; the second fills the queue; the third is refused.
-  auto rest_post = [&f](int seed) {
-    json req = {{"images", {testing::Base64(MakeJpeg(8, 8, seed))}}};
-    return f.Rest()->Post("/embed/base64", req.dump(), "application/json")->status;
-  };
-  auto rest_busy = std::async(std::launch::async, rest_post, 1);
-  ASSERT_TRUE(WaitUntil([&] { return f.server().service().tensor_stats()->Snapshot().pending_request_count == 3; }));
-  auto rest_queued = std::async(std::launch::async, rest_post, 2);
-  ASSERT_TRUE(WaitUntil([&] { return f.server().service().tensor_stats()->Snapshot().pending_request_count == 4; }));
+  // REST shares the queue: full for it too, and REST says 429.
   json req = {{"images", {testing::Base64(MakeJpeg(8, 8, 3))}}};
   res = f.Rest()->Post("/embed/base64", req.dump(), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 429) << res->body;
-  EXPECT_TRUE(json::parse(res->body)["detail"].is_string());
+  EXPECT_NE(json::parse(res->body)["detail"].get<std::string>().find("queue"), std::string::npos) << res->body;
 
   gate.Release();
   EXPECT_EQ(busy.get(), 200);
   EXPECT_EQ(queued.get(), 200);
-  EXPECT_EQ(rest_busy.get(), 200);
-  EXPECT_EQ(rest_queued.get(), 200);
 }
 
 TEST(LifecycleTest, MetricsUseTritonNamesAndCountRestToo) {
@@ -183,6 +172,10 @@ TEST(LifecycleTest, ShutdownLetsInFlightRequestsFinishThenStopsAccepting) {
     c.set_connection_timeout(0, 200000);
     return !c.Get("/v2/health/live");
   }));
+  // Probes report not-ready while draining; the model itself stays usable
+  // for the requests in flight.
+  EXPECT_FALSE(f.server().service().serving());
+  EXPECT_TRUE(f.server().service().ready());
   gate.Release();
   EXPECT_EQ(in_flight.get(), 200);
   EXPECT_TRUE(shutdown.get().ok());

@@ -1,0 +1,245 @@
+#include "model/vit_attention.h"
+
+#include <ATen/Parallel.h>
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace clipserve::model::internal {
+namespace {
+
+inline float Load(float v) { return v; }
+inline float Load(uint16_t v) {
+  const uint32_t u = uint32_t(v) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+inline void StoreTo(float v, float* p) { *p = v; }
+inline void StoreTo(float v, uint16_t* p) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof(u));
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;  // nearest even
+  *p = (u & 0x7FFFFFFFu) > 0x7F800000u ? uint16_t(0x7FC0) : uint16_t(rounded);
+}
+
+// exp(x) for x <= 0 (softmax after subtracting the row max): Cephes' expf
+// range reduction and polynomial (about 1 ulp), written branch-free so the
+// compiler vectorizes it.
+__attribute__((always_inline)) inline float ExpNonPositive(float x) {
+  x = std::max(x, -87.0f);
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+  const float f = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * f + 1.3981999507e-3f;
+  p = p * f + 8.3334519073e-3f;
+  p = p * f + 4.1665795894e-2f;
+  p = p * f + 1.6666665459e-1f;
+  p = p * f + 5.0000001201e-1f;
+  const float y = p * f * f + f + 1.0f;
+  const int32_t bits = (int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return y * scale;
+}
+
+// One (image, head). buf holds kt [D][Tp], v [T][D], s [Tp], q [D], o [D].
+template <typename T>
+__attribute__((always_inline)) inline void AttendOne(const T* q, const T* k, const T* v, int64_t ld_in, T* o,
+                                                     int64_t ld_out, int64_t tokens, int64_t D, float* buf) {
+  const int64_t Tp = (tokens + 15) & ~int64_t(15);
+  float* kt = buf;
+  float* vf = kt + D * Tp;
+  float* s = vf + tokens * D;
+  float* qf = s + Tp;
+  float* orow = qf + D;
+  for (int64_t j = 0; j < tokens; ++j) {
+    for (int64_t d = 0; d < D; ++d) kt[d * Tp + j] = Load(k[j * ld_in + d]);
+    for (int64_t d = 0; d < D; ++d) vf[j * D + d] = Load(v[j * ld_in + d]);
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t j = tokens; j < Tp; ++j) kt[d * Tp + j] = 0.f;
+  }
+  for (int64_t i = 0; i < tokens; ++i) {
+    for (int64_t d = 0; d < D; ++d) qf[d] = Load(q[i * ld_in + d]);
+    for (int64_t j = 0; j < Tp; ++j) s[j] = 0.f;
+    for (int64_t d = 0; d < D; ++d) {
+      const float a = qf[d];
+      const float* kr = kt + d * Tp;
+      for (int64_t j = 0; j < Tp; ++j) s[j] += a * kr[j];
+    }
+    float mx = s[0];
+    for (int64_t j = 1; j < tokens; ++j) mx = std::max(mx, s[j]);
+    for (int64_t j = 0; j < tokens; ++j) s[j] = ExpNonPositive(s[j] - mx);
+    float sum = 0.f;
+    for (int64_t j = 0; j < tokens; ++j) sum += s[j];
+    const float inv = 1.0f / sum;
+    for (int64_t d = 0; d < D; ++d) orow[d] = 0.f;
+    for (int64_t j = 0; j < tokens; ++j) {
+      const float p = s[j] * inv;
+      const float* vr = vf + j * D;
+      for (int64_t d = 0; d < D; ++d) orow[d] += p * vr[d];
+    }
+    for (int64_t d = 0; d < D; ++d) StoreTo(orow[d], o + i * ld_out + d);
+  }
+}
+
+#define CLIPSERVE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+// GCC 12's _mm512_reduce_* expansions trip a false -Wmaybe-uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// The same Cephes exp on 16 lanes (x <= 0).
+CLIPSERVE_AVX512 inline __m512 Exp16(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), f);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, f), f, f), _mm512_set1_ps(1.0f));
+  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+// Register-blocked (image, head) for D % 64 == 0: tokens padded to Tp, a
+// multiple of 64, so each score row is 4-vector blocks kept in registers
+// over the whole d loop; the output row likewise over the whole j loop.
+template <typename T>
+CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, int64_t ld_in, T* o, int64_t ld_out,
+                                      int64_t tokens, int64_t D, float* buf) {
+  const int64_t Tp = (tokens + 63) & ~int64_t(63);
+  float* kt = buf;             // [D][Tp]
+  float* vf = kt + D * Tp;     // [tokens][D]
+  float* qf = vf + tokens * D; // [tokens][D]
+  float* s = qf + tokens * D;  // [Tp]
+  float* orow = s + Tp;        // [D]
+  for (int64_t j = 0; j < tokens; ++j) {
+    for (int64_t d = 0; d < D; ++d) kt[d * Tp + j] = Load(k[j * ld_in + d]);
+    for (int64_t d = 0; d < D; ++d) vf[j * D + d] = Load(v[j * ld_in + d]);
+    for (int64_t d = 0; d < D; ++d) qf[j * D + d] = Load(q[j * ld_in + d]);
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t j = tokens; j < Tp; ++j) kt[d * Tp + j] = 0.f;
+  }
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < tokens; ++i) {
+    const float* qi = qf + i * D;
+    for (int64_t jb = 0; jb < Tp; jb += 64) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      const float* kb = kt + jb;
+      for (int64_t d = 0; d < D; ++d) {
+        const __m512 qd = _mm512_set1_ps(qi[d]);
+        const float* kr = kb + d * Tp;
+        a0 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr), a0);
+        a1 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 16), a1);
+        a2 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 32), a2);
+        a3 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 48), a3);
+      }
+      _mm512_storeu_ps(s + jb, a0);
+      _mm512_storeu_ps(s + jb + 16, a1);
+      _mm512_storeu_ps(s + jb + 32, a2);
+      _mm512_storeu_ps(s + jb + 48, a3);
+    }
+    for (int64_t j = tokens; j < Tp; ++j) s[j] = neg_inf;  // padding: exp -> 0
+    __m512 mx = _mm512_set1_ps(neg_inf);
+    for (int64_t j = 0; j < Tp; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < Tp; j += 16) {
+      const __m512 e = Exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
+      _mm512_storeu_ps(s + j, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    const float inv = 1.0f / _mm512_reduce_add_ps(sum);
+    for (int64_t db = 0; db < D; db += 64) {
+      __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+      for (int64_t j = 0; j < tokens; ++j) {
+        const __m512 p = _mm512_set1_ps(s[j]);
+        const float* vr = vf + j * D + db;
+        o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
+        o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
+        o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
+        o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
+      }
+      const __m512 sc = _mm512_set1_ps(inv);
+      _mm512_storeu_ps(orow + db, _mm512_mul_ps(o0, sc));
+      _mm512_storeu_ps(orow + db + 16, _mm512_mul_ps(o1, sc));
+      _mm512_storeu_ps(orow + db + 32, _mm512_mul_ps(o2, sc));
+      _mm512_storeu_ps(orow + db + 48, _mm512_mul_ps(o3, sc));
+    }
+    for (int64_t d = 0; d < D; ++d) StoreTo(orow[d], o + i * ld_out + d);
+  }
+}
+#pragma GCC diagnostic pop
+
+template <typename T>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))) void AttendRangeAvx512(
+    const T* qkv, int64_t h0, int64_t h1, int64_t tokens, int64_t W, int64_t D, T* out, float* buf) {
+  const int64_t H = W / D;
+  for (int64_t nh = h0; nh < h1; ++nh) {
+    const int64_t n = nh / H, h = nh % H;
+    const T* base = qkv + n * tokens * 3 * W + h * D;
+    if (D % 64 == 0) {
+      AttendOneAvx512(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
+    } else {
+      AttendOne(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
+    }
+  }
+}
+
+template <typename T>
+void AttendRangeGeneric(const T* qkv, int64_t h0, int64_t h1, int64_t tokens, int64_t W, int64_t D, T* out,
+                        float* buf) {
+  const int64_t H = W / D;
+  for (int64_t nh = h0; nh < h1; ++nh) {
+    const int64_t n = nh / H, h = nh % H;
+    const T* base = qkv + n * tokens * 3 * W + h * D;
+    AttendOne(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
+  }
+}
+
+bool HaveAvx512() {
+  static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return have;
+}
+
+template <typename T>
+void Run(const T* qkv, int64_t n, int64_t tokens, int64_t W, int64_t D, T* out) {
+  // Large enough for both kernels (Tp rounded to 64 covers the generic one's 16).
+  const int64_t Tp = (tokens + 63) & ~int64_t(63);
+  const size_t buf_floats = size_t(D * Tp + 2 * tokens * D + Tp + 2 * D);
+  const bool avx512 = HaveAvx512();
+  at::parallel_for(0, n * (W / D), 1, [&](int64_t h0, int64_t h1) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < buf_floats) buf.resize(buf_floats);
+    if (avx512) {
+      AttendRangeAvx512(qkv, h0, h1, tokens, W, D, out, buf.data());
+    } else {
+      AttendRangeGeneric(qkv, h0, h1, tokens, W, D, out, buf.data());
+    }
+  });
+}
+
+}  // namespace
+
+void AttentionF32(const float* qkv, int64_t n, int64_t tokens, int64_t width, int64_t head_width, float* out) {
+  Run(qkv, n, tokens, width, head_width, out);
+}
+
+void AttentionBf16(const uint16_t* qkv, int64_t n, int64_t tokens, int64_t width, int64_t head_width,
+                   uint16_t* out) {
+  Run(qkv, n, tokens, width, head_width, out);
+}
+
+}  // namespace clipserve::model::internal

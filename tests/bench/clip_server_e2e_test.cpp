@@ -1,0 +1,232 @@
+// End-to-end: the real benchmark_backends binary against the real
+// clip-server binary (tiny random-weight model, ephemeral loopback ports),
+// both personalities, one at a time like the checklist.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "bench/json_reporter.h"
+
+namespace clipserve::bench {
+namespace {
+
+using nlohmann::json;
+
+const std::string kServer = std::string(CLIPSERVE_BINARY_DIR) + "/apps/clip-server/clip-server";
+const std::string kBench = std::string(CLIPSERVE_BINARY_DIR) + "/apps/benchmark_backends/benchmark_backends";
+const std::string kTiny = " --model test-tiny --weights random:1 --access-log off";
+
+// clip-server on ephemeral ports; reads its "listening" and "ready" lines.
+class ClipServer {
+ public:
+  explicit ClipServer(const std::string& api) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      const std::string cmd = "exec " + kServer + " --api " + api + " --rest-port 0 --http-port 0 --metrics-port 0" +
+                              kTiny + " 2>/dev/null";
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+    std::string text;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (text.find("ready in") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) continue;
+      char buf[512];
+      const ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    std::smatch m;
+    if (std::regex_search(text, m, std::regex(R"(rest=([0-9.]+:\d+))"))) rest = "http://" + m[1].str();
+    if (std::regex_search(text, m, std::regex(R"(http=([0-9.]+:\d+))"))) http = "http://" + m[1].str();
+    if (std::regex_search(text, m, std::regex(R"(metrics=([0-9.]+:\d+))"))) metrics = "http://" + m[1].str() + "/metrics";
+    ready = text.find("ready in") != std::string::npos;
+  }
+  ~ClipServer() { Kill(SIGTERM); }
+  void Kill(int sig) {
+    if (pid_ > 0) {
+      kill(pid_, sig);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  bool ready = false;
+  std::string rest, http, metrics;
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
+struct Ran {
+  int code = -1;
+  std::string out;
+};
+
+Ran Bench(const std::string& args) {
+  Ran r;
+  FILE* p = popen((kBench + " " + args + " 2>&1").c_str(), "r");
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class ClipServerE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (std::filesystem::temp_directory_path() / ("bench_e2e_" + std::to_string(getpid()))).string();
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+const char* kSmall = " --iterations 6 --warmup 2 --batch-sizes 1,4,8 --concurrency 4 --concurrent-requests 40"
+                     " --image-size 32 --image-pool 8 --probe-images 3 --no-progress --timeout 30";
+
+TEST_F(ClipServerE2E, BothPersonalitiesValidateCompareReportAndAgree) {
+  const std::string triton_json = dir_ + "/triton.json", pytorch_json = dir_ + "/pytorch.json";
+  {
+    ClipServer kserve("kserve");
+    ASSERT_TRUE(kserve.ready);
+    Ran r = Bench("--backend triton --triton-url " + kserve.http + " --triton-metrics-url " + kserve.metrics + kSmall +
+                  " --request-rate 100 --duration 0.5 --output " + triton_json);
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  {
+    ClipServer rest("rest");
+    ASSERT_TRUE(rest.ready);
+    Ran r = Bench("--backend pytorch --pytorch-url " + rest.rest + kSmall + " --parity-reference " + triton_json +
+                  " --output " + pytorch_json);
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  auto t = ReadJsonFile(triton_json);
+  auto p = ReadJsonFile(pytorch_json);
+  ASSERT_TRUE(t.ok() && p.ok());
+  const json& tc = (*t)["triton"]["concurrent"];
+  EXPECT_EQ(tc["count"], 40);
+  EXPECT_EQ(tc["errors"], 0);
+  EXPECT_EQ(tc["server"]["requests"], 40);  // per-phase delta, not the cumulative counter
+  EXPECT_GE(tc["server"]["avg_batch_size"].get<double>(), 1.0);
+  EXPECT_EQ((*t)["triton"]["batch_8"]["server"]["avg_batch_size"], 8);
+  EXPECT_TRUE((*t)["triton"]["server_metrics"]["inference_request_success"].is_number());
+  EXPECT_EQ((*t)["triton"]["server_info"]["/v2"]["name"].is_string(), true);
+  EXPECT_EQ((*t)["triton"]["open_loop"]["scheduled"].get<int>(),
+            (*t)["triton"]["open_loop"]["count"].get<int>() + (*t)["triton"]["open_loop"]["errors"].get<int>());
+  // The runner's tensor path preprocesses exactly like the server's REST path.
+  EXPECT_EQ((*p)["parity"]["status"], "ok") << (*p)["parity"].dump();
+  EXPECT_GT((*p)["parity"]["comparisons"][0]["min_cosine"].get<double>(), 0.9999);
+
+  Ran v = Bench("validate " + triton_json + " " + pytorch_json);
+  EXPECT_EQ(v.code, 0) << v.out;
+  Ran c = Bench("compare " + triton_json + " " + pytorch_json);
+  EXPECT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("concurrent.throughput_rps"), std::string::npos);
+  EXPECT_EQ(c.out.find("WARNING"), std::string::npos) << c.out;  // same settings, same machine
+  const std::string html = dir_ + "/report.html";
+  Ran h = Bench("report " + triton_json + " " + pytorch_json + " --html " + html);
+  ASSERT_EQ(h.code, 0) << h.out;
+  std::ifstream in(html);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_EQ(text.find("<script"), std::string::npos);
+}
+
+TEST_F(ClipServerE2E, ImageBytesAndJsonTensorModes) {
+  ClipServer kserve("kserve");
+  ASSERT_TRUE(kserve.ready);
+  for (const char* mode : {"image-bytes", "tensor-json"}) {
+    const std::string out = dir_ + "/" + mode + ".json";
+    Ran r = Bench(std::string("--backend triton --triton-input ") + mode + " --triton-url " + kserve.http +
+                  " --triton-metrics-url " + kserve.metrics + kSmall + " --output " + out);
+    EXPECT_EQ(r.code, 0) << mode << "\n" << r.out;
+  }
+}
+
+TEST_F(ClipServerE2E, ServerKilledMidwayStillWritesJson) {
+  ClipServer rest("rest");
+  ASSERT_TRUE(rest.ready);
+  const std::string out = dir_ + "/killed.json";
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    rest.Kill(SIGKILL);
+  });
+  Ran r = Bench("--backend pytorch --pytorch-url " + rest.rest +
+                " --iterations 20 --batch-sizes 1,4 --concurrency 2 --concurrent-requests 1000000 --image-size 32"
+                " --image-pool 4 --probe-images 1 --no-progress --timeout 5 --output " + out);
+  killer.join();
+  EXPECT_EQ(r.code, 2) << r.out;
+  auto doc = ReadJsonFile(out);
+  ASSERT_TRUE(doc.ok()) << r.out;
+  EXPECT_FALSE((*doc)["failures"].empty());
+  EXPECT_NE((*doc)["pytorch"]["status"], "ok");
+  std::int64_t connection_errors = 0;
+  for (const auto& [k, phase] : (*doc)["pytorch"].items()) {
+    if (phase.is_object() && phase.contains("errors_by_kind")) connection_errors += phase["errors_by_kind"].value("connection", 0);
+  }
+  EXPECT_GT(connection_errors, 0);
+}
+
+int FreePort() {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+TEST_F(ClipServerE2E, ServerCmdMeasuresRealColdStartAndStopsTheServer) {
+  const int port = FreePort();
+  const std::string out = dir_ + "/cold.json";
+  const std::string cmd = kServer + " --api rest --rest-port " + std::to_string(port) + " --metrics-port -1" + kTiny;
+  Ran r = Bench("--backend pytorch --pytorch-url http://127.0.0.1:" + std::to_string(port) +
+                " --server-cmd '" + cmd + "' --iterations 3 --batch-sizes 2 --concurrency 2 --concurrent-requests 6"
+                " --image-size 32 --image-pool 4 --probe-images 1 --no-progress --output " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto doc = ReadJsonFile(out);
+  ASSERT_TRUE(doc.ok());
+  const json& cs = (*doc)["pytorch"]["cold_start"];
+  EXPECT_EQ(cs["warm_server"], false);
+  EXPECT_GT(cs["exec_to_live_ms"].get<double>(), 0);
+  EXPECT_GE(cs["exec_to_ready_ms"].get<double>(), cs["exec_to_live_ms"].get<double>());
+  EXPECT_GT(cs["first_request_ms"].get<double>(), 0);
+  EXPECT_EQ((*doc)["pytorch"]["server_exit"], "stopped by the runner");
+  // The server is gone: its port refuses connections.
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  close(s);
+}
+
+}  // namespace
+}  // namespace clipserve::bench
