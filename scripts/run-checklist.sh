@@ -14,7 +14,7 @@
 #   3. validate both files (checklist §4), compare them (§0/§5), HTML report.
 #
 # Options:
-#   --out DIR              output directory (default checklist_results/<UTC timestamp>)
+#   --out DIR              output directory (default benchmark_results/checklist_<UTC timestamp>)
 #   --model NAME           clip-server --model (default ViT-B-32)
 #   --weights FILE|random:SEED   real weights or built-in random ones (default random:0)
 #   --device cpu|cuda      clip-server --device (default cpu)
@@ -38,7 +38,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 
-out="checklist_results/$(date -u +%Y%m%d_%H%M%S)"
+out="benchmark_results/checklist_$(date -u +%Y%m%d_%H%M%S)"
 model="ViT-B-32"
 weights="random:0"
 device="cpu"
@@ -111,9 +111,15 @@ for p in "$rest_port" "$http_port" "$metrics_port"; do
   if port_busy "$p"; then die "port $p is already in use; stop that server or pass --port-base N"; fi
 done
 
-# The runner stops the servers it launches, also on SIGINT/SIGTERM; the trap
-# makes sure the runner itself is gone when this script exits early.
+# The runner stops the servers it launches. On its first SIGINT/SIGTERM it
+# stops sending, skips the remaining phases, stops its server and still
+# writes the JSON; a second signal ends it (and its server) at once.
+# Ctrl-C reaches the runner directly (same process group), so on INT we only
+# wait for it; on TERM we pass the signal on.
 runner_pid=""
+wait_runner() { [ -n "$runner_pid" ] && wait "$runner_pid" 2>/dev/null; runner_pid=""; }
+on_int() { wait_runner; exit 130; }
+on_term() { [ -n "$runner_pid" ] && kill -TERM "$runner_pid" 2>/dev/null; wait_runner; exit 143; }
 cleanup() {
   if [ -n "$runner_pid" ] && kill -0 "$runner_pid" 2>/dev/null; then
     kill -TERM "$runner_pid" 2>/dev/null || true
@@ -121,7 +127,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap on_int INT
+trap on_term TERM
 
 q() { printf '%q ' "$@"; }  # shell-quote for --server-cmd
 server_common=(--model "$model" --weights "$weights" --device "$device" --precision "$precision"

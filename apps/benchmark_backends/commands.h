@@ -19,9 +19,10 @@ int ReportCommand(const std::vector<std::string>& files, const std::string& html
 struct LoopbackOptions {
   int connections = 1;
   double duration_s = 5;
-  int server_cpu = -1;        // pin the trivial server to this CPU (-1: leave)
+  std::string server_cpus;    // pin the trivial server to these CPUs ("1", "1-7"; empty: leave)
   int server_threads = 8;
   bool run_wrk = true;
+  double serve_seconds = 0;   // > 0: only serve the trivial endpoint this long (no measurement)
   std::string request_path = "/embed";
 };
 // Measures the runner's own ceiling against a trivial loopback server and,

@@ -14,6 +14,7 @@
 #include <httplib.h>
 #include <iostream>
 #include <regex>
+#include <thread>
 
 #include "bench/http_session.h"
 #include "bench/load.h"
@@ -25,11 +26,14 @@ namespace {
 
 constexpr const char* kBody = R"({"images":["AAAA"]})";
 
-[[noreturn]] void ServeTrivial(int port_fd, int cpu, int threads) {
-  if (cpu >= 0) {
+[[noreturn]] void ServeTrivial(int port_fd, const std::string& cpus, int threads) {
+  if (!cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
+    const auto dash = cpus.find('-');
+    const int lo = std::atoi(cpus.c_str());
+    const int hi = dash == std::string::npos ? lo : std::atoi(cpus.c_str() + dash + 1);
+    for (int c = lo; c <= hi; ++c) CPU_SET(c, &set);
     sched_setaffinity(0, sizeof set, &set);
   }
   httplib::Server svr;
@@ -41,6 +45,10 @@ constexpr const char* kBody = R"({"images":["AAAA"]})";
   };
   svr.Post("/embed", reply);
   svr.Get("/embed", reply);
+  // Enough of the REST personality for a one-image-per-request benchmark run
+  // (--batch-sizes 1): lets the whole runner run where no model can.
+  svr.Post("/embed/base64", reply);
+  svr.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
   const int port = svr.bind_to_any_port("127.0.0.1");
   if (write(port_fd, &port, sizeof port) != sizeof port) _exit(1);
   close(port_fd);
@@ -93,7 +101,7 @@ int LoopbackCommand(const LoopbackOptions& o) {
   if (child < 0) return 1;
   if (child == 0) {
     close(fds[0]);
-    ServeTrivial(fds[1], o.server_cpu, o.server_threads);
+    ServeTrivial(fds[1], o.server_cpus, o.server_threads);
   }
   close(fds[1]);
   int port = 0;
@@ -104,6 +112,13 @@ int LoopbackCommand(const LoopbackOptions& o) {
     return 1;
   }
   close(fds[0]);
+  if (o.serve_seconds > 0) {
+    std::cout << "loopback: serving http://127.0.0.1:" << port << " for " << o.serve_seconds << " s" << std::endl;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.serve_seconds));
+    kill(child, SIGTERM);
+    waitpid(child, nullptr, 0);
+    return 0;
+  }
   Endpoint ep;
   ep.host = "127.0.0.1";
   ep.port = port;
@@ -111,7 +126,7 @@ int LoopbackCommand(const LoopbackOptions& o) {
   CPU_ZERO(&mine);
   sched_getaffinity(0, sizeof mine, &mine);
   std::cout << "loopback: trivial server on 127.0.0.1:" << port << " (pid " << child << ", cpu "
-            << (o.server_cpu >= 0 ? std::to_string(o.server_cpu) : std::string("any")) << ", " << o.server_threads
+            << (o.server_cpus.empty() ? std::string("any") : o.server_cpus) << ", " << o.server_threads
             << " threads); runner on " << CPU_COUNT(&mine) << " cpu(s); " << o.connections << " connection(s), "
             << o.duration_s << " s each\n";
 

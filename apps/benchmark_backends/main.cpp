@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
   auto* loopback = cli.add_subcommand("loopback", "measure the runner's own request rate against a trivial loopback server (vs wrk)");
   loopback->add_option("--connections", lb.connections, "keep-alive connections")->capture_default_str();
   loopback->add_option("--duration", lb.duration_s, "seconds per measurement")->capture_default_str();
-  loopback->add_option("--server-cpu", lb.server_cpu, "pin the trivial server process to this CPU")->capture_default_str();
+  loopback->add_option("--server-cpus", lb.server_cpus, "pin the trivial server process to these CPUs, e.g. 1 or 1-7");
   loopback->add_option("--server-threads", lb.server_threads, "server worker threads")->capture_default_str();
+  loopback->add_option("--serve-seconds", lb.serve_seconds, "only serve the trivial endpoint this long, then exit");
   bool no_wrk = false;
   loopback->add_flag("--no-wrk", no_wrk, "skip the wrk comparison");
 

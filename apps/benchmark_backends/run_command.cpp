@@ -5,6 +5,7 @@
 #include "bench/compare.h"
 #include "bench/console_reporter.h"
 #include "bench/html_report.h"
+#include "bench/interrupt.h"
 #include "bench/inputs.h"
 #include "bench/json_reporter.h"
 #include "bench/runner.h"
@@ -21,6 +22,7 @@ int RunBenchmarkCommand(BenchConfig config) {
     std::cerr << "benchmark_backends: " << st.message() << "\n";
     return 1;
   }
+  InstallInterruptHandlers();  // Ctrl-C: stop sending, still write the JSON
   RunResult result;
   result.config = config;
   result.timestamp = IsoTimestampNow();
@@ -48,6 +50,7 @@ int RunBenchmarkCommand(BenchConfig config) {
 
   json doc = BuildResultJson(result);
   for (const auto& f : setup_failures) doc["failures"].push_back(f);
+  if (Interrupted()) doc["failures"].push_back("run interrupted by a signal: later phases skipped");
   std::optional<json> reference;
   if (!config.parity_reference.empty()) {
     auto ref = ReadJsonFile(config.parity_reference);

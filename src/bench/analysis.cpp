@@ -250,9 +250,11 @@ std::vector<std::string> DeriveTradeoffs(const std::vector<BackendView>& views) 
     // Runner overhead.
     const double cpu_us = MetricOf(d, "client_cpu.cpu_us_per_request");
     if (std::isfinite(cpu_us) && std::isfinite(rps) && rps > 0) {
-      notes.push_back(v.label + ": the runner spent " + Fmt(cpu_us, 0) + " us CPU per request (" +
-                      Fmt(cpu_us * rps / 1e4, 1) + "% of one core at the concurrent rate), so it was not the bottleneck" +
-                      (cpu_us * rps / 1e4 > 50 ? " - WARNING: above 50%, it may be" : ""));
+      const double core_pct = cpu_us * rps / 1e4;
+      notes.push_back(v.label + ": the runner spent " + Fmt(cpu_us, 0) + " us CPU per request, " + Fmt(core_pct, 1) +
+                      "% of one core at the concurrent rate" +
+                      (core_pct > 50 ? " - WARNING: the runner may have limited this throughput; run it on more cores"
+                                     : ", so it was not the bottleneck"));
     }
   }
   // Pairwise: every view against the first.

@@ -101,7 +101,7 @@ std::string BarChart(const std::string& title, const std::string& unit, const st
   return o.str();
 }
 
-// Lines over numeric x (batch sizes), log2-spaced positions.
+// Lines over the batch sizes, evenly spaced as categories.
 std::string LineChart(const std::string& title, const std::string& unit, const std::vector<int>& xs,
                       const std::vector<Series>& series) {
   const int w = 720, h = 300, left = 60, right = 200, top = 30, bottom = 40;

@@ -1,5 +1,7 @@
 #include "bench/load.h"
 
+#include "bench/interrupt.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -82,7 +84,7 @@ class AbortTracker {
       consecutive_ = 0;
     }
   }
-  bool aborted() const { return aborted_.load(std::memory_order_relaxed); }
+  bool aborted() const { return aborted_.load(std::memory_order_relaxed) || Interrupted(); }
 
  private:
   std::atomic<int> consecutive_{0};

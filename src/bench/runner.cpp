@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bench/http_session.h"
+#include "bench/interrupt.h"
 #include "bench/load.h"
 #include "bench/server_process.h"
 
@@ -130,7 +131,7 @@ class BackendRunner {
   // Polls `path` until it answers 2xx; returns elapsed ms since exec.
   std::optional<double> PollUntilOk(const std::string& path, SteadyTime deadline) {
     HttpSession s(endpoint_, Ms(1000));
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (std::chrono::steady_clock::now() < deadline && !Interrupted()) {
       if (server_ && !server_->Alive()) return std::nullopt;
       auto r = s.Get(path);
       const auto now = std::chrono::steady_clock::now();
@@ -289,6 +290,12 @@ class BackendRunner {
     PhaseMeasurement m;
     m.name = name;
     m.images_per_request = images_per_request;
+    if (Interrupted()) {
+      m.error = "skipped: interrupted by a signal";
+      Note(name, m.error);
+      run_.phases.push_back(std::move(m));
+      return;
+    }
     if (server_ && !server_->Alive()) {
       m.error = "skipped: server " + server_->exit_description();
       Note(name, m.error);
@@ -309,7 +316,9 @@ class BackendRunner {
     run_.client_cpu_total.user_s += m.client_cpu.user_s;
     run_.client_cpu_total.system_s += m.client_cpu.system_s;
     run_.requests_total += m.attempted;
-    if (m.aborted) {
+    if (m.aborted && Interrupted()) {
+      Note(name, "interrupted by a signal; " + std::to_string(m.planned - m.attempted) + " requests not sent");
+    } else if (m.aborted) {
       Note(name, "stopped after " + std::to_string(kAbortAfterConsecutiveConnectionFailures) +
                      " consecutive connection failures; " + std::to_string(m.planned - m.attempted) + " requests not sent");
     }
@@ -439,7 +448,7 @@ class BackendRunner {
       if (c.metrics) run_.server_metrics = c.metrics;
     }
     if (run_.backend == "triton" && !run_.server_metrics && run_.server_metrics_error.empty()) {
-      run_.server_metrics_error = "metrics not reachable";
+      run_.server_metrics_error = metrics_endpoint_ ? "metrics not reachable" : "no --triton-metrics-url given";
     }
     if (server_) {
       const bool was_alive = server_->Alive();

@@ -1,58 +1,18 @@
 #include "bench/server_process.h"
 
+#include "bench/interrupt.h"
+
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <mutex>
 #include <cstring>
 #include <thread>
 
 namespace clipserve::bench {
-namespace {
-
-// Process groups of servers we launched and have not stopped. If the runner
-// is interrupted (Ctrl-C, SIGTERM from a script's trap), the handler sends
-// them SIGTERM before the runner dies, so no server outlives it. Only
-// async-signal-safe calls in the handler.
-constexpr int kMaxLaunched = 16;
-std::atomic<pid_t> g_launched[kMaxLaunched];
-
-extern "C" void StopLaunchedOnSignal(int sig) {
-  for (auto& slot : g_launched) {
-    const pid_t pg = slot.load();
-    if (pg > 0) kill(-pg, SIGTERM);
-  }
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-void Register(pid_t pg) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa {};
-    sa.sa_handler = StopLaunchedOnSignal;
-    sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  });
-  for (auto& slot : g_launched) {
-    pid_t expected = 0;
-    if (slot.compare_exchange_strong(expected, pg)) return;
-  }
-}
-
-void Unregister(pid_t pg) {
-  for (auto& slot : g_launched) {
-    pid_t expected = pg;
-    slot.compare_exchange_strong(expected, 0);
-  }
-}
-
-}  // namespace
-
 StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& command,
                                                                const std::string& log_path) {
   int log_fd = -1;
@@ -60,13 +20,23 @@ StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string&
     log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) return UnavailableError("cannot open server log '" + log_path + "': " + std::strerror(errno));
   }
+  // Block the signals our interrupt handler catches across fork: the child
+  // must not run the runner's handler (which only sets a flag) if a stop
+  // arrives before exec; it resets them to default and then unblocks.
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&block, sig);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
   const SteadyTime t = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   if (pid < 0) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (log_fd >= 0) close(log_fd);
     return UnavailableError(std::string("fork failed: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) signal(sig, SIG_DFL);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     setpgid(0, 0);
     if (log_fd >= 0) {
       dup2(log_fd, STDOUT_FILENO);
@@ -75,9 +45,11 @@ StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string&
     execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   setpgid(pid, pid);  // also from the parent: no race with an early Stop()
   if (log_fd >= 0) close(log_fd);
-  Register(pid);
+  InstallInterruptHandlers();
+  RegisterLaunchedGroup(pid);
   return std::unique_ptr<ServerProcess>(new ServerProcess(pid, t));
 }
 
@@ -99,7 +71,7 @@ bool ServerProcess::Alive() {
 }
 
 void ServerProcess::Stop(std::chrono::milliseconds grace) {
-  Unregister(pid_);
+  UnregisterLaunchedGroup(pid_);
   if (!Alive()) {
     kill(-pid_, SIGKILL);  // stragglers the shell left in the group, if any
     return;

@@ -10,9 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#ifndef CLIPSERVE_GIT_SHA
-#define CLIPSERVE_GIT_SHA ""
-#endif
+#include "bench/git_sha.h"  // generated at build time
 #ifndef CLIPSERVE_VERSION
 #define CLIPSERVE_VERSION "0.0.0"
 #endif

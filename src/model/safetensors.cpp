@@ -34,6 +34,17 @@ class Mapping {
   Mapping& operator=(const Mapping&) = delete;
   const std::uint8_t* bytes() const { return static_cast<const std::uint8_t*>(data_); }
 
+  // Drops the pages lying entirely inside [offset, offset + size_bytes) from
+  // memory. Called when the only tensor over those bytes dies: a consumer
+  // that repacks weights (and frees the originals) then does not pay for
+  // both copies in RSS. Tensors never overlap, so no one else uses them.
+  void Release(std::size_t offset, std::size_t size_bytes) const {
+    static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t first = (offset + page - 1) / page * page;
+    const std::size_t last = (offset + size_bytes) / page * page;
+    if (last > first) madvise(static_cast<std::uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
+  }
+
  private:
   void* data_;
   std::size_t size_bytes_;
@@ -193,7 +204,12 @@ StatusOr<RawTensors> ReadImpl(const std::string& path) {
       out.tensors.emplace(e.name, std::move(copy));
       continue;
     }
-    out.tensors.emplace(e.name, torch::from_blob(data, e.shape, [mapping](void*) {}, options));
+    const std::size_t offset = data_offset + e.begin, size_bytes = e.end - e.begin;
+    out.tensors.emplace(e.name, torch::from_blob(data, e.shape,
+                                                 [mapping, offset, size_bytes](void*) {
+                                                   mapping->Release(offset, size_bytes);
+                                                 },
+                                                 options));
   }
   return out;
 }

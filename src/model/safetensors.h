@@ -7,6 +7,9 @@
 // torch::from_blob view into the mapping; the mapping lives until the last
 // tensor that points into it is destroyed. Nothing is copied, except a tensor
 // whose data is not aligned to its element size (then it is copied once).
+// When a tensor dies, the pages only it covered are dropped from memory
+// (madvise DONTNEED), so weights a consumer has repacked and released stop
+// counting in RSS.
 #pragma once
 
 #include <torch/torch.h>

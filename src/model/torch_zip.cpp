@@ -147,7 +147,7 @@ class Unpickler {
     return o;
   }
   void Memo(std::uint64_t index) {
-    if (index > (1u << 26)) Fail("pickle memo index too large");
+    if (index > (1u << 22)) Fail("pickle memo index too large");
     if (memo_.size() <= index) memo_.resize(index + 1);
     memo_[index] = Top();
   }

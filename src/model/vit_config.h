@@ -36,6 +36,10 @@ std::vector<std::string> BuiltinConfigNames();
 
 // open_clip-style JSON: {"embed_dim":..,"quick_gelu":..,"vision_cfg":{"image_size",
 // "layers","width","patch_size","head_width","mlp_ratio"}}.
+// Also accepts a Hugging Face CLIP config.json ("vision_config": hidden_size,
+// num_hidden_layers, num_attention_heads, intermediate_size, patch_size,
+// image_size, layer_norm_eps; "projection_dim"); its hidden_act
+// "quick_gelu" (OpenAI checkpoints) sets quick_gelu, "gelu" (LAION) clears it.
 StatusOr<VitConfig> ParseOpenClipConfig(std::string_view json_text, std::string name);
 StatusOr<VitConfig> LoadOpenClipConfigFile(const std::string& path);
 

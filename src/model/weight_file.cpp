@@ -1,5 +1,6 @@
 // Format detection for weight files: by content, not by file name.
 #include <array>
+#include <filesystem>
 #include <fstream>
 
 #include "model/key_mapping.h"
@@ -10,6 +11,10 @@
 namespace clipserve::model {
 
 StatusOr<WeightMap> ReadWeightFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return InvalidArgumentError("weight file " + path + " is a directory (give the .safetensors or .bin file in it)");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFoundError("cannot open weight file " + path);
   std::array<unsigned char, 9> head{};

@@ -178,6 +178,7 @@ Status ClipServer::Shutdown(Microseconds drain_timeout) {
   // answered the requests they hold) while the batchers drain their queues
   // without batching delay; requests that arrive on an open keep-alive
   // connection meanwhile get 503.
+  service_->StopAccepting();  // probes say not-ready before the sockets close
   std::vector<std::thread> stoppers;
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
     if (s) stoppers.emplace_back([s] { s->Stop(); });

@@ -134,7 +134,7 @@ StatusOr<const KserveApi::Model*> KserveApi::FindModel(const HttpRequest& req) c
 void KserveApi::Live(const HttpRequest&, HttpResponse& res) { res.body.clear(); }
 
 void KserveApi::Ready(const HttpRequest&, HttpResponse& res) {
-  if (!service_->ready()) {
+  if (!service_->serving()) {
     res.status = 503;
     res.body = ErrorBody(503, "Server is not ready: model is loading");
   }
@@ -175,7 +175,7 @@ void KserveApi::ModelMetadata(const HttpRequest& req, HttpResponse& res) {
 void KserveApi::ModelReady(const HttpRequest& req, HttpResponse& res) {
   auto model = FindModel(req);
   if (!model.ok()) return Fail(res, model.status());
-  if (!service_->ready()) return Fail(res, UnavailableError("model '" + (*model)->name + "' is not ready"));
+  if (!service_->serving()) return Fail(res, UnavailableError("model '" + (*model)->name + "' is not ready"));
 }
 
 void KserveApi::ModelConfig(const HttpRequest& req, HttpResponse& res) {

@@ -81,6 +81,9 @@ class ModelService {
   void StartBackgroundWarmup();
 
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Ready and not draining: what readiness probes report, so a load
+  // balancer stops sending work as soon as SIGTERM arrives.
+  bool serving() const { return ready() && !shutting_down_.load(std::memory_order_acquire); }
   // Valid once ready() (null before).
   const engine::EngineInfo* engine_info() const;
   const ModelServiceOptions& options() const { return options_; }
@@ -105,6 +108,10 @@ class ModelService {
   // pixel limit) is InvalidArgument whose message starts with
   // "image <index>: "; more than max_images_per_request is OutOfRange.
   StatusOr<EmbedOutcome> EmbedEncoded(InferRoute route, std::span<const std::string_view> images);
+
+  // Readiness turns false and new requests get Unavailable; queued work is
+  // untouched. Shutdown() implies it.
+  void StopAccepting() { shutting_down_.store(true, std::memory_order_release); }
 
   // Stops accepting, drains queued work within `drain_timeout`. Idempotent.
   Status Shutdown(Microseconds drain_timeout);

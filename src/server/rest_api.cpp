@@ -67,7 +67,7 @@ void RestApi::Fail(HttpResponse& res, const Status& status) {
 }
 
 void RestApi::Health(const HttpRequest&, HttpResponse& res) {
-  if (service_->ready()) {
+  if (service_->serving()) {
     res.body = R"({"status":"ok"})";
   } else {
     res.status = 503;

@@ -3,7 +3,9 @@
 // compare and report work, and a run whose server dies midway still writes
 // its JSON with the failure recorded.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -112,6 +114,33 @@ TEST(App, ServerDyingMidwayStillWritesJson) {
   EXPECT_TRUE(conc["errors_by_kind"].contains("connection"));
   EXPECT_FALSE((*doc)["failures"].empty());
   EXPECT_NE((*doc)["pytorch"]["status"], "ok");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(App, InterruptStillWritesJson) {
+  FakeServer server(FakeOptions{.delay_ms = 5});
+  const std::string dir = TempDir();
+  const std::string out = dir + "/interrupted.json";
+  const std::string cmd = kBin + " --backend pytorch --pytorch-url " + server.url() +
+                          " --iterations 2 --batch-sizes 1 --concurrency 2 --concurrent-requests 100000 --image-size 32"
+                          " --image-pool 4 --probe-images 1 --no-progress --output " + out + " > /dev/null 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  while (server.embed_requests() < 40) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  auto doc = ReadJsonFile(out);
+  ASSERT_TRUE(doc.ok());
+  const json& conc = (*doc)["pytorch"]["concurrent"];
+  EXPECT_GT(conc["count"].get<int>(), 0);
+  EXPECT_GT(conc["not_sent"].get<int>(), 0);
+  EXPECT_NE((*doc)["failures"].dump().find("interrupted"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -2,6 +2,10 @@
 // phases, protocols, server-side deltas, failure accounting, parity.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "bench/analysis.h"
@@ -58,6 +62,35 @@ TEST(Inputs, DeterministicSyntheticImagesAndFixedProbes) {
   RunInputs d = Inputs(c);
   EXPECT_NE(d.images[0].encoded, a.images[0].encoded);
   EXPECT_EQ(d.probes[0].name, a.probes[0].name);  // probes do not depend on --seed
+}
+
+TEST(Inputs, ImagesDirectory) {
+  const auto dir = std::filesystem::temp_directory_path() / ("bench_images_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  for (int i = 0; i < 3; ++i) {
+    auto img = MakeSyntheticImage(100 + static_cast<std::uint64_t>(i), 48, 90);
+    ASSERT_TRUE(img.ok());
+    std::ofstream(dir / ("img" + std::to_string(i) + ".jpg"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(img->encoded.data()), static_cast<std::streamsize>(img->encoded.size()));
+  }
+  std::ofstream(dir / "notes.txt") << "not an image";
+  BenchConfig c = SmallConfig();
+  c.images_dir = dir.string();
+  std::string description;
+  auto in = MakeRunInputs(c, &description);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->images.size(), 3u);
+  EXPECT_EQ(in->images[0].name, "img0.jpg");
+  EXPECT_EQ(in->images[0].unit_chw.size(), 3u * 32 * 32);  // resized + cropped to --image-size like the server
+  EXPECT_EQ(in->probes.size(), 2u);
+  EXPECT_NE(description.find("3 files"), std::string::npos);
+  std::ofstream(dir / "bad.png") << "corrupt";
+  auto bad = MakeRunInputs(c, nullptr);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.png"), std::string::npos) << bad.status().ToString();
+  c.images_dir = (dir / "missing").string();
+  EXPECT_FALSE(MakeRunInputs(c, nullptr).ok());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Runner, RestBase64AllPhases) {

@@ -234,6 +234,12 @@ TEST_F(ClipEmbedTest, BadImageStopsOrIsSkipped) {
   EXPECT_FALSE(fs::exists(P("none.npy")));
 }
 
+TEST_F(ClipEmbedTest, BundledSamples) {
+  Result r = Run(std::string(kTiny) + "-o " + P("samples.npy") + " " CLIPSERVE_SOURCE_DIR "/apps/clip-embed/samples");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadNpy(P("samples.npy")).shape, (std::vector<std::int64_t>{3, 32}));
+}
+
 TEST_F(ClipEmbedTest, BadFlagsAndWeights) {
   EXPECT_NE(Run("-o " + P("x.npy")).exit_code, 0);  // no inputs
   Result r = Run("--model ViT-Q-1 -o " + P("x.npy") + " " + P("images"));

@@ -128,6 +128,12 @@ TEST(LoadWeights, MissingFileNamesPath) {
   EXPECT_THAT(r.status().message(), HasSubstr("/nonexistent/dir/weights.safetensors"));
 }
 
+TEST(LoadWeights, DirectoryNamesPath) {
+  auto r = LoadWeights(::testing::TempDir(), Tiny());
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("is a directory"));
+}
+
 TEST(LoadWeights, RejectsInvalidConfig) {
   VitConfig c = Tiny();
   c.head_width = 7;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "server/base64.h"
+#include "server/clip_server.h"
 #include "server/kserve_codec.h"
 #include "test_support.h"
 
@@ -154,6 +155,56 @@ TEST(KserveCodecTest, NonFiniteFloatsBecomeNull) {
   const float vals[] = {1.0f, std::numeric_limits<float>::quiet_NaN()};
   kserve::AppendJsonFloats(s, vals);
   EXPECT_EQ(s, "[1,null]");
+}
+
+}  // namespace
+}  // namespace clipserve::server
+
+// ServerConfig is clip-server's one config struct; Validate/ToServiceOptions
+// are what main() calls after parsing flags.
+namespace clipserve::server {
+namespace {
+
+TEST(ServerConfigTest, DefaultsValidateAndBatchOnlyKserve) {
+  ServerConfig c;
+  ASSERT_TRUE(c.Validate().ok());
+  auto o = c.ToServiceOptions();
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->rest_batching.dynamic_batching);
+  EXPECT_TRUE(o->kserve_batching.dynamic_batching);
+  EXPECT_EQ(o->kserve_batching.max_batch_size, 32);
+  EXPECT_EQ(o->warmup_batch_sizes, (std::vector<int>{1}));
+  // Background warm-up: powers of two and the cap, minus what readiness ran.
+  EXPECT_EQ(o->background_warmup_batch_sizes, (std::vector<int>{2, 4, 8, 16, 32}));
+}
+
+TEST(ServerConfigTest, TritonConfigFileDrivesKserveBatching) {
+  ServerConfig c;
+  c.model_config_path = std::string(CLIPSERVE_SOURCE_DIR) + "/tests/batching/fixtures/seed-config.pbtxt";
+  auto o = c.ToServiceOptions();
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->kserve_batching.preferred_batch_sizes, (std::vector<int>{4, 8, 16, 32}));
+  EXPECT_EQ(o->kserve_batching.max_queue_delay.count(), 10000);
+  EXPECT_EQ(o->kserve_batching.max_batch_size, 32);
+  EXPECT_EQ(o->instance_count, 1);
+  c.model_config_path = "/nonexistent/config.pbtxt";
+  EXPECT_FALSE(c.Validate().ok());
+}
+
+TEST(ServerConfigTest, RejectsBadValuesNamingTheFlag) {
+  auto bad = [](auto mutate, std::string_view flag) {
+    ServerConfig c;
+    mutate(c);
+    Status st = c.Validate();
+    EXPECT_FALSE(st.ok()) << flag;
+    EXPECT_NE(st.message().find(flag), std::string::npos) << st.message();
+  };
+  bad([](ServerConfig& c) { c.rest_api = c.kserve_api = false; }, "--api");
+  bad([](ServerConfig& c) { c.http_port = 70000; }, "--http-port");
+  bad([](ServerConfig& c) { c.max_batch_size = 0; }, "--max-batch-size");
+  bad([](ServerConfig& c) { c.warmup_batch_sizes = {64}; }, "--warmup-batch-sizes");
+  bad([](ServerConfig& c) { c.http_threads = 0; }, "--threads-http");
+  bad([](ServerConfig& c) { c.preferred_batch_sizes = {64}; }, "preferred_batch_size");
 }
 
 }  // namespace

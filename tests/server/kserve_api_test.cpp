@@ -245,3 +245,47 @@ TEST(KserveApiTest, EveryClassOfBadRequestIs400AndTheServerKeepsServing) {
 
 }  // namespace
 }  // namespace clipserve::server
+
+namespace clipserve::server {
+namespace {
+
+// Mangled versions of valid requests (truncated, bytes flipped, header
+// length off) must each get a 200 or a 4xx JSON error, never a crash or a
+// dropped connection, and the server must keep serving.
+TEST(KserveApiTest, MangledRequestsNeverCrashTheServer) {
+  ServerFixture f;
+  auto c = f.Kserve();
+  const std::string jpeg = MakeJpeg(24, 24, 31);
+  const std::string tail = LengthPrefixed({jpeg});
+  const std::string header = json{{"inputs", {{{"name", "image_bytes"}, {"datatype", "BYTES"}, {"shape", {1}},
+                                               {"parameters", {{"binary_data_size", tail.size()}}}}}}}.dump();
+  const std::string body = header + tail;
+  std::uint32_t rng = 12345;
+  auto next = [&rng] { return rng = rng * 1664525u + 1013904223u; };
+  for (int i = 0; i < 150; ++i) {
+    std::string b = body;
+    switch (i % 3) {
+      case 0: b.resize(next() % b.size()); break;
+      case 1:
+        for (int k = 0; k < 4; ++k) b[next() % b.size()] = static_cast<char>(next() & 0xFF);
+        break;
+      case 2: break;
+    }
+    std::uint64_t hlen = header.size();
+    if (i % 3 == 2) hlen = next() % (b.size() + 2);
+    auto res = c->Post("/v2/models/openclip_vit_b32_image/infer", {{"Inference-Header-Content-Length", std::to_string(hlen)}},
+                       b, "application/octet-stream");
+    ASSERT_TRUE(res) << "connection dropped on mangled request " << i;
+    EXPECT_TRUE(res->status == 200 || (res->status >= 400 && res->status < 500)) << i << ": " << res->status;
+    if (res->status != 200) {
+      EXPECT_TRUE(json::parse(res->body, nullptr, false).contains("error")) << res->body;
+    }
+  }
+  auto ok = c->Post("/v2/models/openclip_vit_b32_image/infer", {{"Inference-Header-Content-Length", std::to_string(header.size())}},
+                    body, "application/octet-stream");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
+}  // namespace
+}  // namespace clipserve::server

@@ -172,6 +172,10 @@ TEST(LifecycleTest, ShutdownLetsInFlightRequestsFinishThenStopsAccepting) {
     c.set_connection_timeout(0, 200000);
     return !c.Get("/v2/health/live");
   }));
+  // Probes report not-ready while draining; the model itself stays usable
+  // for the requests in flight.
+  EXPECT_FALSE(f.server().service().serving());
+  EXPECT_TRUE(f.server().service().ready());
   gate.Release();
   EXPECT_EQ(in_flight.get(), 200);
   EXPECT_TRUE(shutdown.get().ok());

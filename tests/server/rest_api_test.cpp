@@ -202,3 +202,32 @@ TEST(RestApiTest, RestRunsEachRequestAloneByDefault) {
 
 }  // namespace
 }  // namespace clipserve::server
+
+namespace clipserve::server {
+namespace {
+
+TEST(RestApiTest, MangledBodiesNeverCrashTheServer) {
+  ServerFixture f;
+  auto c = f.Rest();
+  const std::string body = json{{"images", {Base64(MakeJpeg(24, 24, 41)), Base64(MakeJpeg(10, 30, 42))}}}.dump();
+  std::uint32_t rng = 777;
+  auto next = [&rng] { return rng = rng * 1664525u + 1013904223u; };
+  for (int i = 0; i < 150; ++i) {
+    std::string b = body;
+    if (i % 2 == 0) {
+      b.resize(next() % b.size());
+    } else {
+      for (int k = 0; k < 3; ++k) b[next() % b.size()] = static_cast<char>(next() & 0xFF);
+    }
+    auto res = c->Post("/embed/base64", b, "application/json");
+    ASSERT_TRUE(res) << "connection dropped on mangled body " << i;
+    EXPECT_TRUE(res->status == 200 || res->status == 400 || res->status == 422) << i << ": " << res->status << " " << res->body;
+    EXPECT_TRUE(json::parse(res->body, nullptr, false).is_object()) << res->body;
+  }
+  auto ok = c->Post("/embed/base64", body, "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
+}  // namespace
+}  // namespace clipserve::server

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "engine/engine.h"
@@ -17,11 +18,13 @@ int main(int argc, char** argv) {
   CLI::App app{"clip-engine-throughput: in-process Engine::Embed timing per batch size"};
   engine::EngineOptions o;
   std::string precision = "fp32";
+  std::string device = "cpu";
   std::vector<int> batch_sizes = {1, 4, 8, 16, 32};
   int iterations = 10;
   app.add_option("--model", o.model, "Built-in ViT config (default ViT-B-32)");
   app.add_option("--weights", o.weights, "Weights file or random:SEED (default random:0)");
   app.add_option("--precision", precision, "fp32 | bf16 | fp16 (default fp32)");
+  app.add_option("--device", device, "cpu | cuda | cuda:N (default cpu)");
   app.add_option("--threads", o.threads, "Intra-op threads; 0 = all cores (default 0)");
   app.add_option("--batch-sizes", batch_sizes, "Batch sizes (default 1,4,8,16,32)")->delimiter(',');
   app.add_option("--iterations", iterations, "Timed calls per batch size (default 10)");
@@ -32,14 +35,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.precision = *p;
+  if (auto colon = device.find(':'); colon != std::string::npos) {
+    o.device_index = std::atoi(device.c_str() + colon + 1);
+    device.resize(colon);
+  }
+  auto d = engine::ParseDeviceKind(device);
+  if (!d.ok()) {
+    std::fprintf(stderr, "%s\n", d.status().message().c_str());
+    return 2;
+  }
+  o.device = *d;
   auto e = engine::CreateEngine(o);
   if (!e.ok()) {
     std::fprintf(stderr, "%s\n", e.status().message().c_str());
     return 1;
   }
   const auto& info = (*e)->info();
-  std::printf("engine: %s %s threads=%d image=%d dim=%d\n", info.model_name.c_str(),
-              std::string(engine::PrecisionName(info.precision)).c_str(), info.threads, info.image_size, info.embed_dim);
+  std::printf("engine: %s %s %s threads=%d image=%d dim=%d\n", info.model_name.c_str(),
+              std::string(engine::PrecisionName(info.precision)).c_str(),
+              std::string(engine::DeviceKindName(info.device)).c_str(), info.threads, info.image_size, info.embed_dim);
   double best = 0;
   int best_batch = 0;
   for (int b : batch_sizes) {

@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   auto worker = [&] {
     httplib::Client c(host, port);
     c.set_keep_alive(true);
+    c.set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to every request
     c.set_read_timeout(120, 0);
     for (int i = 0; i < warmup; ++i) (void)c.Post(path, headers, body, content_type);
     warmed.fetch_add(1);
