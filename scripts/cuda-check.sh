@@ -23,6 +23,7 @@ torch_prefix=${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake
 precision=${PRECISION:-fp16}
 build=build-cuda
 jobs=$(nproc)
+status=0
 
 echo "== configure against $torch_prefix"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
@@ -38,16 +39,18 @@ cmake --build "$build" -j "$jobs" --target clip-server benchmark_backends clip-e
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.csv"
 
 echo "== CUDA engine tests"
-"$build/tests/cuda/cuda_engine_test" 2>&1 | tee "$out/cuda_engine_test.txt"
-"$build/tests/engine/engine_test" --gtest_brief=1 2>&1 | tail -5 | tee "$out/engine_test.txt"
+# A failing test is reported, and the timing steps still run.
+"$build/tests/cuda/cuda_engine_test" 2>&1 | tee "$out/cuda_engine_test.txt" || status=1
+"$build/tests/engine/engine_test" --gtest_brief=1 2>&1 | tail -5 | tee "$out/engine_test.txt" || status=1
 
 echo "== in-process engine throughput"
 for p in fp32 "$precision"; do
   "$build/apps/clip-server/clip-engine-throughput" --device cuda --precision "$p" \
-    --batch-sizes 1 4 8 16 32 64 --iterations 50 2>&1 | tee "$out/engine_throughput_$p.txt"
+    --batch-sizes 1,4,8,16,32,64 --iterations 50 2>&1 | tee "$out/engine_throughput_$p.txt" || status=1
 done
 
 echo "== checklist on the GPU"
 bash scripts/run-checklist.sh --no-build --build-dir "$build" --device cuda --precision "$precision" \
   --iterations "${ITERATIONS:-50}" --concurrency "${CONCURRENCY:-16}" \
-  --concurrent-requests "${CONCURRENT_REQUESTS:-200}" --out "$out/checklist" 2>&1 | tee "$out/checklist.txt"
+  --concurrent-requests "${CONCURRENT_REQUESTS:-200}" --out "$out/checklist" 2>&1 | tee "$out/checklist.txt" || status=1
+exit $status
