@@ -236,9 +236,9 @@ TEST_F(ClipEmbedTest, BadImageStopsOrIsSkipped) {
 }
 
 TEST_F(ClipEmbedTest, BundledSamples) {
-  Result r = Run(std::string(kTiny) + "-o " + P("samples.npy") + " " CLIPSERVE_SOURCE_DIR "/apps/clip-embed/samples");
+  Result r = Run(std::string(kTiny) + "-o " + P("samples.npy") + " " CLIPSERVE_SOURCE_DIR "/data/samples");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadNpy(P("samples.npy")).shape, (std::vector<std::int64_t>{3, 32}));
+  EXPECT_EQ(ReadNpy(P("samples.npy")).shape, (std::vector<std::int64_t>{8, 32}));
 }
 
 TEST_F(ClipEmbedTest, BadFlagsAndWeights) {
