@@ -145,7 +145,7 @@ TEST_F(ClipServerE2E, BothPersonalitiesValidateCompareReportAndAgree) {
   Ran c = Bench("compare " + triton_json + " " + pytorch_json);
   EXPECT_EQ(c.code, 0) << c.out;
   EXPECT_NE(c.out.find("concurrent.throughput_rps"), std::string::npos);
-  EXPECT_EQ(c.out.find("WARNING"), std::string::npos) << c.out;  // same settings, same machine
+  EXPECT_EQ(c.out.find("!!! WARNING"), std::string::npos) << c.out;  // no fairness warning: same settings, same machine (the runner-CPU note may warn on a loaded machine)
   const std::string html = dir_ + "/report.html";
   Ran h = Bench("report " + triton_json + " " + pytorch_json + " --html " + html);
   ASSERT_EQ(h.code, 0) << h.out;
