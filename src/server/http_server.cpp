@@ -1,4 +1,5 @@
 #include "server/http_server.h"
+#include "server/api_common.h"
 
 #include <sys/socket.h>
 
@@ -32,28 +33,6 @@ class BacklogServer : public httplib::Server {
 thread_local std::chrono::steady_clock::time_point t_request_start{};
 thread_local int t_batch_size = 0;
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -99,9 +78,9 @@ void WriteAccessLog(std::string_view api, std::string_view method, std::string_v
   std::string line;
   line.reserve(200);
   line += "{\"ts_ms\":" + std::to_string(ts_ms);
-  line += ",\"api\":\"" + JsonEscape(api) + "\"";
-  line += ",\"method\":\"" + JsonEscape(method) + "\"";
-  line += ",\"path\":\"" + JsonEscape(path) + "\"";
+  line += ",\"api\":" + JsonQuote(api);
+  line += ",\"method\":" + JsonQuote(method);
+  line += ",\"path\":" + JsonQuote(path);
   line += ",\"status\":" + std::to_string(status);
   line += ",\"bytes\":" + std::to_string(bytes);
   line += ",\"duration_us\":" + std::to_string(duration_us);
@@ -123,7 +102,7 @@ struct HttpServer::Impl {
 
   std::string ErrorBody(int status, std::string_view message) const {
     if (options.error_body) return options.error_body(status, message);
-    return "{\"error\":\"" + JsonEscape(message) + "\"}";
+    return "{\"error\":" + JsonQuote(message) + "}";
   }
 
   // Wraps a route handler: adapts types, applies the response, and turns
