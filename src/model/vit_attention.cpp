@@ -244,6 +244,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))) void AttendRan
   for (int64_t nh = h0; nh < h1; ++nh) {
     const int64_t n = nh / H, h = nh % H;
     const T* base = qkv + n * tokens * 3 * W + h * D;
+    if (nh + 1 < h1) {
+      // The next head's q/k/v rows are 3W apart, too far for the hardware
+      // prefetcher: loading them was most of the kernel's time (cache misses
+      // in the bf16 -> f32 conversion). Fetch them while this head computes.
+      const int64_t n1 = (nh + 1) / H, h1_ = (nh + 1) % H;
+      const char* nb = reinterpret_cast<const char*>(qkv + n1 * tokens * 3 * W + h1_ * D);
+      const int64_t row_bytes = D * int64_t(sizeof(T)), ld_bytes = 3 * W * int64_t(sizeof(T));
+      for (int64_t j = 0; j < tokens; ++j) {
+        for (int64_t part = 0; part < 3; ++part) {
+          const char* r = nb + j * ld_bytes + part * W * int64_t(sizeof(T));
+          for (int64_t b = 0; b < row_bytes; b += 64) _mm_prefetch(r + b, _MM_HINT_T0);
+        }
+      }
+    }
     if (D % 64 == 0) {
       AttendOneAvx512(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
     } else {
