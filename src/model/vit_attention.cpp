@@ -1,6 +1,6 @@
 #include "model/vit_attention.h"
 
-#include <ATen/Parallel.h>
+#include "model/vit_parallel.h"
 
 #include <immintrin.h>
 
@@ -89,9 +89,10 @@ __attribute__((always_inline)) inline void AttendOne(const T* q, const T* k, con
 }
 
 #define CLIPSERVE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-// GCC 12's _mm512_reduce_* expansions trip a false -Wmaybe-uninitialized.
+// GCC 12's _mm512_reduce_* expansions trip a false -W(maybe-)uninitialized.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 // The same Cephes exp on 16 lanes (x <= 0).
 CLIPSERVE_AVX512 inline __m512 Exp16(__m512 x) {
@@ -111,9 +112,105 @@ CLIPSERVE_AVX512 inline __m512 Exp16(__m512 x) {
   return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
+CLIPSERVE_AVX512 inline __m512 Load16(const float* p) { return _mm512_loadu_ps(p); }
+CLIPSERVE_AVX512 inline __m512 Load16(const uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+CLIPSERVE_AVX512 inline void Store16(__m512 v, float* p) { _mm512_storeu_ps(p, v); }
+// Same rounding as StoreTo(float, uint16_t*): nearest even, NaN kept a NaN.
+CLIPSERVE_AVX512 inline void Store16(__m512 v, uint16_t* p) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7FC0));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+}
+
+// R query rows at once (R x 4 accumulators: enough independent FMA chains
+// to cover the FMA latency, and each k / v vector load is shared by R rows).
+// qf: R rows of D; kt [D][Tp] (zero padded); vf [tokens][D]; s: R x Tp.
+template <int R, typename T>
+CLIPSERVE_AVX512 inline void AttendRows(const float* qf, const float* kt, const float* vf, int64_t tokens, int64_t Tp,
+                                        int64_t D, float* s, T* o, int64_t ld_out) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t jb = 0; jb < Tp; jb += 64) {
+    __m512 a[R][4];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) a[r][c] = _mm512_setzero_ps();
+    }
+    const float* kb = kt + jb;
+    for (int64_t d = 0; d < D; ++d) {
+      const float* kr = kb + d * Tp;
+      const __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16), k2 = _mm512_loadu_ps(kr + 32),
+                   k3 = _mm512_loadu_ps(kr + 48);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 qd = _mm512_set1_ps(qf[r * D + d]);
+        a[r][0] = _mm512_fmadd_ps(qd, k0, a[r][0]);
+        a[r][1] = _mm512_fmadd_ps(qd, k1, a[r][1]);
+        a[r][2] = _mm512_fmadd_ps(qd, k2, a[r][2]);
+        a[r][3] = _mm512_fmadd_ps(qd, k3, a[r][3]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) _mm512_storeu_ps(s + r * Tp + jb + 16 * c, a[r][c]);
+    }
+  }
+  float inv[R];
+  for (int r = 0; r < R; ++r) {
+    float* sr = s + r * Tp;
+    for (int64_t j = tokens; j < Tp; ++j) sr[j] = neg_inf;  // padding: exp -> 0
+    __m512 mx = _mm512_set1_ps(neg_inf);
+    for (int64_t j = 0; j < Tp; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(sr + j));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < Tp; j += 16) {
+      const __m512 e = Exp16(_mm512_sub_ps(_mm512_loadu_ps(sr + j), m));
+      _mm512_storeu_ps(sr + j, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
+  }
+  for (int64_t db = 0; db < D; db += 64) {
+    __m512 acc[R][4];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
+    }
+    for (int64_t j = 0; j < tokens; ++j) {
+      const float* vr = vf + j * D + db;
+      const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16), v2 = _mm512_loadu_ps(vr + 32),
+                   v3 = _mm512_loadu_ps(vr + 48);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 p = _mm512_set1_ps(s[r * Tp + j]);
+        acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
+        acc[r][2] = _mm512_fmadd_ps(p, v2, acc[r][2]);
+        acc[r][3] = _mm512_fmadd_ps(p, v3, acc[r][3]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 sc = _mm512_set1_ps(inv[r]);
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) Store16(_mm512_mul_ps(acc[r][c], sc), o + r * ld_out + db + 16 * c);
+    }
+  }
+}
+
 // Register-blocked (image, head) for D % 64 == 0: tokens padded to Tp, a
 // multiple of 64, so each score row is 4-vector blocks kept in registers
-// over the whole d loop; the output row likewise over the whole j loop.
+// over the whole d loop; the output rows likewise over the whole j loop.
+// Four query rows per pass (AttendRows<4>), the remainder one at a time.
 template <typename T>
 CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, int64_t ld_in, T* o, int64_t ld_out,
                                       int64_t tokens, int64_t D, float* buf) {
@@ -121,64 +218,22 @@ CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, int64_
   float* kt = buf;             // [D][Tp]
   float* vf = kt + D * Tp;     // [tokens][D]
   float* qf = vf + tokens * D; // [tokens][D]
-  float* s = qf + tokens * D;  // [Tp]
-  float* orow = s + Tp;        // [D]
+  float* s = qf + tokens * D;  // [4][Tp]
+  alignas(64) float tmp[16];
   for (int64_t j = 0; j < tokens; ++j) {
-    for (int64_t d = 0; d < D; ++d) kt[d * Tp + j] = Load(k[j * ld_in + d]);
-    for (int64_t d = 0; d < D; ++d) vf[j * D + d] = Load(v[j * ld_in + d]);
-    for (int64_t d = 0; d < D; ++d) qf[j * D + d] = Load(q[j * ld_in + d]);
+    for (int64_t d = 0; d < D; d += 16) {
+      _mm512_storeu_ps(vf + j * D + d, Load16(v + j * ld_in + d));
+      _mm512_storeu_ps(qf + j * D + d, Load16(q + j * ld_in + d));
+      _mm512_store_ps(tmp, Load16(k + j * ld_in + d));
+      for (int e = 0; e < 16; ++e) kt[(d + e) * Tp + j] = tmp[e];
+    }
   }
   for (int64_t d = 0; d < D; ++d) {
     for (int64_t j = tokens; j < Tp; ++j) kt[d * Tp + j] = 0.f;
   }
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < tokens; ++i) {
-    const float* qi = qf + i * D;
-    for (int64_t jb = 0; jb < Tp; jb += 64) {
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      const float* kb = kt + jb;
-      for (int64_t d = 0; d < D; ++d) {
-        const __m512 qd = _mm512_set1_ps(qi[d]);
-        const float* kr = kb + d * Tp;
-        a0 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr), a0);
-        a1 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 16), a1);
-        a2 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 32), a2);
-        a3 = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 48), a3);
-      }
-      _mm512_storeu_ps(s + jb, a0);
-      _mm512_storeu_ps(s + jb + 16, a1);
-      _mm512_storeu_ps(s + jb + 32, a2);
-      _mm512_storeu_ps(s + jb + 48, a3);
-    }
-    for (int64_t j = tokens; j < Tp; ++j) s[j] = neg_inf;  // padding: exp -> 0
-    __m512 mx = _mm512_set1_ps(neg_inf);
-    for (int64_t j = 0; j < Tp; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
-    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t j = 0; j < Tp; j += 16) {
-      const __m512 e = Exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
-      _mm512_storeu_ps(s + j, e);
-      sum = _mm512_add_ps(sum, e);
-    }
-    const float inv = 1.0f / _mm512_reduce_add_ps(sum);
-    for (int64_t db = 0; db < D; db += 64) {
-      __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-      for (int64_t j = 0; j < tokens; ++j) {
-        const __m512 p = _mm512_set1_ps(s[j]);
-        const float* vr = vf + j * D + db;
-        o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-        o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-        o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
-        o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
-      }
-      const __m512 sc = _mm512_set1_ps(inv);
-      _mm512_storeu_ps(orow + db, _mm512_mul_ps(o0, sc));
-      _mm512_storeu_ps(orow + db + 16, _mm512_mul_ps(o1, sc));
-      _mm512_storeu_ps(orow + db + 32, _mm512_mul_ps(o2, sc));
-      _mm512_storeu_ps(orow + db + 48, _mm512_mul_ps(o3, sc));
-    }
-    for (int64_t d = 0; d < D; ++d) StoreTo(orow[d], o + i * ld_out + d);
-  }
+  int64_t i = 0;
+  for (; i + 4 <= tokens; i += 4) AttendRows<4>(qf + i * D, kt, vf, tokens, Tp, D, s, o + i * ld_out, ld_out);
+  for (; i < tokens; ++i) AttendRows<1>(qf + i * D, kt, vf, tokens, Tp, D, s, o + i * ld_out, ld_out);
 }
 #pragma GCC diagnostic pop
 
@@ -189,6 +244,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))) void AttendRan
   for (int64_t nh = h0; nh < h1; ++nh) {
     const int64_t n = nh / H, h = nh % H;
     const T* base = qkv + n * tokens * 3 * W + h * D;
+    if (nh + 1 < h1) {
+      // The next head's q/k/v rows are 3W apart, too far for the hardware
+      // prefetcher: loading them was most of the kernel's time (cache misses
+      // in the bf16 -> f32 conversion). Fetch them while this head computes.
+      const int64_t n1 = (nh + 1) / H, h1_ = (nh + 1) % H;
+      const char* nb = reinterpret_cast<const char*>(qkv + n1 * tokens * 3 * W + h1_ * D);
+      const int64_t row_bytes = D * int64_t(sizeof(T)), ld_bytes = 3 * W * int64_t(sizeof(T));
+      for (int64_t j = 0; j < tokens; ++j) {
+        for (int64_t part = 0; part < 3; ++part) {
+          const char* r = nb + j * ld_bytes + part * W * int64_t(sizeof(T));
+          for (int64_t b = 0; b < row_bytes; b += 64) _mm_prefetch(r + b, _MM_HINT_T0);
+        }
+      }
+    }
     if (D % 64 == 0) {
       AttendOneAvx512(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
     } else {
@@ -218,9 +287,9 @@ template <typename T>
 void Run(const T* qkv, int64_t n, int64_t tokens, int64_t W, int64_t D, T* out) {
   // Large enough for both kernels (Tp rounded to 64 covers the generic one's 16).
   const int64_t Tp = (tokens + 63) & ~int64_t(63);
-  const size_t buf_floats = size_t(D * Tp + 2 * tokens * D + Tp + 2 * D);
+  const size_t buf_floats = size_t(D * Tp + 2 * tokens * D + 4 * Tp + 2 * D);
   const bool avx512 = HaveAvx512();
-  at::parallel_for(0, n * (W / D), 1, [&](int64_t h0, int64_t h1) {
+  ParallelFor(0, n * (W / D), 1, [&](int64_t h0, int64_t h1) {
     thread_local std::vector<float> buf;
     if (buf.size() < buf_floats) buf.resize(buf_floats);
     if (avx512) {

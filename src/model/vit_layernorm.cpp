@@ -1,6 +1,6 @@
 #include "model/vit_layernorm.h"
 
-#include <ATen/Parallel.h>
+#include "model/vit_parallel.h"
 
 #include <cmath>
 #include <cstring>
@@ -90,7 +90,7 @@ template <typename Out>
 void Run(const float* x, int64_t xs, int64_t rows, int64_t w, const float* g, const float* b, float eps, Out* y,
          int64_t ys) {
   const bool avx512 = HaveAvx512();
-  at::parallel_for(0, rows, 8, [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, rows, 8, [&](int64_t r0, int64_t r1) {
     if (avx512) {
       NormRowsAvx512(x, xs, r0, r1, w, g, b, eps, y, ys);
     } else {
