@@ -74,6 +74,22 @@ void Merge(std::vector<WorkerResult>& results, PhaseMeasurement& out) {
   }
 }
 
+// The bookkeeping every load loop ends with: wall and client CPU time since
+// the start, attempts, the abort flag, and the workers' samples merged.
+// `planned` < 0 means "as many as were attempted" (a deadline ended the loop).
+void Finish(std::vector<WorkerResult>& results, const Clock& clock, SteadyTime start, const CpuTimes& cpu0,
+            std::int64_t planned, bool aborted, int workers, PhaseMeasurement& out) {
+  out.wall_time_s = std::chrono::duration<double>(clock.Now() - start).count();
+  const auto cpu1 = CpuTimes::Now();
+  out.client_cpu = {cpu1.user_s - cpu0.user_s, cpu1.system_s - cpu0.system_s};
+  out.attempted = 0;
+  for (const auto& r : results) out.attempted += r.attempted;
+  out.planned = planned < 0 ? out.attempted : planned;
+  out.aborted = aborted;
+  out.concurrency = std::max(workers, 1);
+  Merge(results, out);
+}
+
 // Consecutive connection failures across all workers; any success resets it.
 class AbortTracker {
  public:
@@ -117,15 +133,7 @@ void RunClosedLoop(int workers, std::int64_t total, const Clock& clock, const Se
       if (progress) progress->done.fetch_add(1, std::memory_order_relaxed);
     }
   });
-  out.wall_time_s = std::chrono::duration<double>(clock.Now() - start).count();
-  const auto cpu1 = CpuTimes::Now();
-  out.client_cpu = {cpu1.user_s - cpu0.user_s, cpu1.system_s - cpu0.system_s};
-  out.attempted = 0;
-  for (const auto& r : results) out.attempted += r.attempted;
-  out.planned = deadline ? out.attempted : total;
-  out.aborted = abort.aborted();
-  out.concurrency = std::max(workers, 1);
-  Merge(results, out);
+  Finish(results, clock, start, cpu0, deadline ? -1 : total, abort.aborted(), workers, out);
 }
 
 std::vector<Nanoseconds> MakeArrivalOffsets(double rate_per_s, double duration_s, Arrival arrival,
@@ -186,15 +194,7 @@ void RunOpenLoop(const std::vector<Nanoseconds>& offsets, int workers, Nanosecon
       if (progress) progress->done.fetch_add(1, std::memory_order_relaxed);
     }
   });
-  out.wall_time_s = std::chrono::duration<double>(clock.Now() - start).count();
-  const auto cpu1 = CpuTimes::Now();
-  out.client_cpu = {cpu1.user_s - cpu0.user_s, cpu1.system_s - cpu0.system_s};
-  out.attempted = 0;
-  for (const auto& r : results) out.attempted += r.attempted;
-  out.planned = total;
-  out.aborted = abort.aborted();
-  out.concurrency = std::max(workers, 1);
-  Merge(results, out);
+  Finish(results, clock, start, cpu0, total, abort.aborted(), workers, out);
   const auto ok = static_cast<double>(out.latencies_ms.size());
   out.open_loop->achieved_rps = out.wall_time_s > 0 ? ok / out.wall_time_s : 0;
 }
