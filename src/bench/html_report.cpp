@@ -63,24 +63,35 @@ std::string Legend(const std::vector<Series>& series, int x, int y) {
   return o.str();
 }
 
+// Geometry shared by every chart: a 720x300 SVG with the plot area inset.
+constexpr int kChartW = 720, kChartH = 300, kLeft = 60, kRight = 200, kTop = 30, kBottom = 40;
+constexpr int kPlotW = kChartW - kLeft - kRight, kPlotH = kChartH - kTop - kBottom;
+
+// Opens the SVG and draws the title, the horizontal grid with its tick
+// labels (0..max in quarters) and the unit on the y axis.
+void ChartFrame(std::ostringstream& o, const std::string& title, const std::string& unit, double max,
+                int tick_decimals_below_10) {
+  o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << kChartW << "' height='" << kChartH << "' role='img'>"
+    << "<title>" << HtmlEscape(title) << "</title>"
+    << "<text x='" << kLeft << "' y='18' font-size='14' font-weight='bold'>" << HtmlEscape(title) << "</text>";
+  for (int t = 0; t <= 4; ++t) {
+    const double v = max * t / 4;
+    const int y = kTop + kPlotH - static_cast<int>(kPlotH * t / 4.0);
+    o << "<line x1='" << kLeft << "' x2='" << kLeft + kPlotW << "' y1='" << y << "' y2='" << y << "' stroke='#ddd'/>"
+      << "<text x='" << kLeft - 4 << "' y='" << y + 4 << "' font-size='10' text-anchor='end'>"
+      << Fmt(v, v < 10 ? tick_decimals_below_10 : 0) << "</text>";
+  }
+  o << "<text x='12' y='" << kTop + kPlotH / 2 << "' font-size='11' transform='rotate(-90 12 " << kTop + kPlotH / 2
+    << ")' text-anchor='middle'>" << HtmlEscape(unit) << "</text>";
+}
+
 // Grouped vertical bars: one group per category, one bar per series.
 std::string BarChart(const std::string& title, const std::string& unit, const std::vector<std::string>& categories,
                      const std::vector<Series>& series) {
-  const int w = 720, h = 300, left = 60, right = 200, top = 30, bottom = 40;
-  const int plot_w = w - left - right, plot_h = h - top - bottom;
+  const int left = kLeft, top = kTop, plot_w = kPlotW, plot_h = kPlotH;
   const double max = MaxOf(series) * 1.1;
   std::ostringstream o;
-  o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h << "' role='img'>"
-    << "<title>" << HtmlEscape(title) << "</title>"
-    << "<text x='" << left << "' y='18' font-size='14' font-weight='bold'>" << HtmlEscape(title) << "</text>";
-  for (int t = 0; t <= 4; ++t) {
-    const double v = max * t / 4;
-    const int y = top + plot_h - static_cast<int>(plot_h * t / 4.0);
-    o << "<line x1='" << left << "' x2='" << left + plot_w << "' y1='" << y << "' y2='" << y << "' stroke='#ddd'/>"
-      << "<text x='" << left - 4 << "' y='" << y + 4 << "' font-size='10' text-anchor='end'>" << Fmt(v, v < 10 ? 2 : 0) << "</text>";
-  }
-  o << "<text x='12' y='" << top + plot_h / 2 << "' font-size='11' transform='rotate(-90 12 " << top + plot_h / 2
-    << ")' text-anchor='middle'>" << HtmlEscape(unit) << "</text>";
+  ChartFrame(o, title, unit, max, 2);
   const std::size_t groups = std::max<std::size_t>(categories.size(), 1);
   const double gw = static_cast<double>(plot_w) / groups;
   const double bw = gw * 0.8 / std::max<std::size_t>(series.size(), 1);
@@ -104,21 +115,10 @@ std::string BarChart(const std::string& title, const std::string& unit, const st
 // Lines over the batch sizes, evenly spaced as categories.
 std::string LineChart(const std::string& title, const std::string& unit, const std::vector<int>& xs,
                       const std::vector<Series>& series) {
-  const int w = 720, h = 300, left = 60, right = 200, top = 30, bottom = 40;
-  const int plot_w = w - left - right, plot_h = h - top - bottom;
+  const int left = kLeft, top = kTop, plot_w = kPlotW, plot_h = kPlotH;
   const double max = MaxOf(series) * 1.1;
   std::ostringstream o;
-  o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h << "' role='img'>"
-    << "<title>" << HtmlEscape(title) << "</title>"
-    << "<text x='" << left << "' y='18' font-size='14' font-weight='bold'>" << HtmlEscape(title) << "</text>";
-  for (int t = 0; t <= 4; ++t) {
-    const double v = max * t / 4;
-    const int y = top + plot_h - static_cast<int>(plot_h * t / 4.0);
-    o << "<line x1='" << left << "' x2='" << left + plot_w << "' y1='" << y << "' y2='" << y << "' stroke='#ddd'/>"
-      << "<text x='" << left - 4 << "' y='" << y + 4 << "' font-size='10' text-anchor='end'>" << Fmt(v, 0) << "</text>";
-  }
-  o << "<text x='12' y='" << top + plot_h / 2 << "' font-size='11' transform='rotate(-90 12 " << top + plot_h / 2
-    << ")' text-anchor='middle'>" << HtmlEscape(unit) << "</text>";
+  ChartFrame(o, title, unit, max, 0);
   auto xpos = [&](std::size_t i) { return left + (xs.size() <= 1 ? plot_w / 2.0 : plot_w * static_cast<double>(i) / (xs.size() - 1)); };
   for (std::size_t i = 0; i < xs.size(); ++i) {
     o << "<text x='" << Fmt(xpos(i), 1) << "' y='" << top + plot_h + 16 << "' font-size='11' text-anchor='middle'>batch "
