@@ -2,7 +2,8 @@
 // run (ratios are only meaningful side by side on a shared, noisy machine).
 //
 //   forward_bench [--model ViT-B-32] [--threads 2] [--batches 1,4,8,16,32]
-//                 [--dtypes fp32,bf16] [--backends onednn,onednn-unfused,aten]
+//                 [--dtypes fp32,bf16] [--backends onednn,onednn-unfused,blas,aten]
+//                 [--kernel-isa avx2]
 //                 [--min-seconds 3] [--peak-sizes 1024,2048,4096] [--device cpu|cuda]
 //
 // On CUDA (LibTorch with CUDA): the peak is torch::mm's, the dtypes may
@@ -59,9 +60,11 @@ struct Args {
   int threads = 2;
   std::vector<int> batches = {1, 4, 8, 16, 32};
   std::vector<std::string> dtypes = {"fp32", "bf16"};
-  // onednn: the default forward; onednn-unfused: oneDNN with oneDNN's own
-  // attention primitives instead of the fused kernel; aten: plain ATen.
-  std::vector<std::string> backends = {"onednn", "onednn-unfused", "aten"};
+  // onednn: oneDNN with the fused kernels; onednn-unfused: oneDNN with its
+  // own attention primitives; blas: BLAS GEMMs + our kernels; aten: plain
+  // ATen; auto: what the engine would pick on this CPU.
+  std::vector<std::string> backends = {"auto", "onednn", "blas", "aten"};
+  std::string kernel_isa;  // cap for our kernels (default: the CPU's)
   double min_seconds = 3.0;
   std::vector<int> peak_sizes = {1024, 2048, 4096};
   bool cuda = false;
@@ -91,6 +94,7 @@ Args Parse(int argc, char** argv) {
     else if (k == "--min-seconds") a.min_seconds = std::stod(next());
     else if (k == "--peak-sizes") a.peak_sizes = ints(next());
     else if (k == "--device") a.cuda = next() == "cuda";
+    else if (k == "--kernel-isa") a.kernel_isa = next();
     else {
       std::fprintf(stderr, "unknown flag %s (see the header of forward_bench.cpp)\n", k.c_str());
       std::exit(2);
@@ -180,9 +184,12 @@ int main(int argc, char** argv) {
   // engine does the same per calling thread).
   (void)at::get_num_threads();
   at::set_num_threads(args.threads);
-  std::printf("forward_bench: model %s, threads %d (at::get_num_threads()=%d), torch %s, oneDNN path %s\n",
+  const clipserve::CpuFeatures& cpu = clipserve::HostCpuFeatures();
+  std::printf("forward_bench: model %s, threads %d (at::get_num_threads()=%d), torch %s, oneDNN path %s (%s)\n"
+              "cpu: %s, %s\n",
               args.model.c_str(), args.threads, at::get_num_threads(), TORCH_VERSION,
-              clipserve::model::OneDnnCompiledIn() ? "compiled in" : "absent");
+              clipserve::model::OneDnnCompiledIn() ? "compiled in" : "absent", clipserve::model::OneDnnIsa().c_str(),
+              cpu.model_name.c_str(), cpu.Describe().c_str());
 
   // 1. GEMM peak.
   std::map<std::string, double> peak;
@@ -219,13 +226,19 @@ int main(int argc, char** argv) {
       clipserve::model::VitOptions o;
       o.dtype = DtypeOf(d);
       if (args.cuda) o.device = torch::Device(torch::kCUDA);
-      o.backend = backend == "aten" ? VitBackend::kAten : VitBackend::kOneDnn;
+      o.backend = backend == "aten"   ? VitBackend::kAten
+                  : backend == "blas" ? VitBackend::kBlas
+                  : backend == "auto" ? VitBackend::kAuto
+                                      : VitBackend::kOneDnn;
       o.fused_attention = backend != "onednn-unfused";
+      if (!args.kernel_isa.empty()) o.max_kernel_isa = *clipserve::ParseCpuIsa(args.kernel_isa);
       auto m = clipserve::model::VitModel::Create(cfg, clipserve::model::RandomWeights(cfg, 0), o);
       if (!m.ok()) {
         std::printf("| %s | %s | - | %s |\n", backend.c_str(), d.c_str(), m.status().ToString().c_str());
         continue;
       }
+      std::printf("| %s = %s | %s | | | | | | |\n", backend.c_str(), (*m)->compute_description().c_str(),
+                  d.c_str());
       for (int b : args.batches) {
         torch::manual_seed(b);
         torch::Tensor px = torch::rand({b, 3, cfg.image_size, cfg.image_size});

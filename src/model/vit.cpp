@@ -1,6 +1,7 @@
 // VitModel factory and the weight preparation shared by both forward paths.
 #include "model/vit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -103,13 +104,33 @@ torch::Tensor NormalizePixels(const torch::Tensor& pixels) {
   return (pixels - mean) / stdv;
 }
 
+CpuIsa KernelIsa(const VitOptions& options) { return std::min(options.max_kernel_isa, HostCpuFeatures().Isa()); }
+
 }  // namespace internal
+
+std::string_view VitBackendName(VitBackend b) {
+  switch (b) {
+    case VitBackend::kAuto: return "auto";
+    case VitBackend::kAten: return "aten";
+    case VitBackend::kOneDnn: return "onednn";
+    case VitBackend::kBlas: return "blas";
+  }
+  return "auto";
+}
 
 bool OneDnnCompiledIn() {
 #if defined(CLIPSERVE_HAVE_ONEDNN)
   return true;
 #else
   return false;
+#endif
+}
+
+std::string OneDnnIsa() {
+#if defined(CLIPSERVE_HAVE_ONEDNN)
+  return internal::OneDnnIsaName();
+#else
+  return "none";
 #endif
 }
 
@@ -130,23 +151,46 @@ StatusOr<std::unique_ptr<VitModel>> VitModel::Create(const VitConfig& config, We
   if (cuda && !torch::cuda::is_available()) {
     return FailedPreconditionError("CUDA requested but this LibTorch has no usable CUDA device");
   }
-  bool use_onednn = false;
-  switch (options.backend) {
-    case VitBackend::kAuto: use_onednn = !cuda && OneDnnCompiledIn(); break;
-    case VitBackend::kAten: use_onednn = false; break;
-    case VitBackend::kOneDnn:
-      if (cuda) return InvalidArgumentError("the oneDNN backend runs on the CPU only");
-      if (!OneDnnCompiledIn()) return UnimplementedError("this build has no oneDNN backend");
-      use_onednn = true;
-      break;
+  // oneDNN's level as our CpuIsa (baseline without oneDNN): its GEMMs are
+  // the fast ones from AVX-512 up, and its bf16 needs avx512_core_bf16.
+  CpuIsa onednn = CpuIsa::kBaseline;
+#if defined(CLIPSERVE_HAVE_ONEDNN)
+  onednn = internal::OneDnnIsaLevel();
+#endif
+  VitBackend backend = options.backend;
+  if (backend == VitBackend::kAuto) {
+    if (cuda) {
+      backend = VitBackend::kAten;
+    } else if (dt == torch::kBFloat16) {
+      backend = OneDnnCompiledIn() ? VitBackend::kOneDnn : VitBackend::kAten;
+    } else {
+      backend = OneDnnCompiledIn() && onednn >= CpuIsa::kAvx512 ? VitBackend::kOneDnn : VitBackend::kBlas;
+    }
   }
+  if (cuda && backend != VitBackend::kAten) {
+    return InvalidArgumentError(std::string("the ") + std::string(VitBackendName(backend)) +
+                                " backend runs on the CPU only");
+  }
+  if (backend == VitBackend::kOneDnn) {
+    if (!OneDnnCompiledIn()) return UnimplementedError("this build has no oneDNN backend");
+    if (dt == torch::kBFloat16 && onednn < CpuIsa::kAvx512Bf16) {
+      return FailedPreconditionError("bf16 on the oneDNN backend needs a CPU with avx512_bf16 or amx_bf16 (oneDNN "
+                                     "runs at " + OneDnnIsa() + ", CPU " + HostCpuFeatures().Describe() +
+                                     "): use fp32");
+    }
+  }
+  if (backend == VitBackend::kBlas && dt != torch::kFloat) {
+    return InvalidArgumentError("the blas backend computes in fp32 only");
+  }
+  const bool fold_attention_scale = backend != VitBackend::kAten;
   try {
     torch::NoGradGuard no_grad;
     internal::VitWeights w =
-        internal::PrepareWeights(config, weights, options.fold_normalization, /*fold_attention_scale=*/use_onednn);
+        internal::PrepareWeights(config, weights, options.fold_normalization, fold_attention_scale);
 #if defined(CLIPSERVE_HAVE_ONEDNN)
-    if (use_onednn) return internal::MakeOneDnnVit(config, std::move(w), options);
+    if (backend == VitBackend::kOneDnn) return internal::MakeOneDnnVit(config, std::move(w), options);
 #endif
+    if (backend == VitBackend::kBlas) return internal::MakeBlasVit(config, std::move(w), options);
     return internal::MakeAtenVit(config, std::move(w), options);
   } catch (const c10::Error& e) {
     return InternalError(std::string("building the ViT failed: ") + e.what_without_backtrace());

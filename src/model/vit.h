@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "common/cpu_features.h"
 #include "common/status.h"
 #include "model/vit_config.h"
 #include "model/weights.h"
@@ -30,10 +31,16 @@ inline constexpr float kClipMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 inline constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 enum class VitBackend {
-  kAuto,    // oneDNN on CPU when compiled in, ATen otherwise (CUDA: always ATen)
+  // CUDA: ATen. CPU bf16: oneDNN. CPU fp32: oneDNN where its AVX-512 GEMMs
+  // run (oneDNN's effective ISA >= avx512_core), the BLAS path otherwise
+  // (on AVX2 oneDNN's GEMM is slower than OpenBLAS's: docs/perf/engine.md).
+  kAuto,
   kAten,    // plain ATen ops (CPU or CUDA)
   kOneDnn,  // oneDNN primitives with pre-packed weights (CPU fp32/bf16 only)
+  kBlas,    // CPU fp32: the BLAS GEMM (OpenBLAS through ATen) + our fused kernels
 };
+
+std::string_view VitBackendName(VitBackend b);  // "auto" | "aten" | "onednn" | "blas"
 
 struct VitOptions {
   torch::ScalarType dtype = torch::kFloat;  // kFloat, kBFloat16, kHalf (CUDA only)
@@ -45,10 +52,19 @@ struct VitOptions {
   // oneDNN path only: the hand-written fused attention kernel (default) or
   // oneDNN batched matmuls + softmax primitive (kept for comparison).
   bool fused_attention = true;
+  // The highest ISA our own kernels (LayerNorm, attention, epilogues) may
+  // use; the CPU's (HostCpuFeatures()) caps it further. Tests lower it to
+  // run every kernel level on one machine.
+  CpuIsa max_kernel_isa = CpuIsa::kAmx;
 };
 
 // True when this build contains the oneDNN path.
 bool OneDnnCompiledIn();
+
+// oneDNN's effective ISA ("avx2", "avx512_core_bf16", ...; "none" without
+// oneDNN). The first call applies CLIPSERVE_MAX_CPU_ISA to oneDNN (oneDNN
+// reads ONEDNN_MAX_CPU_ISA itself), so both layers see the same CPU.
+std::string OneDnnIsa();
 
 class VitModel {
  public:
@@ -68,7 +84,10 @@ class VitModel {
   const VitConfig& config() const { return config_; }
   const VitOptions& options() const { return options_; }
   std::uint64_t weight_bytes() const { return weight_bytes_; }  // bytes held by the model
-  virtual std::string backend_name() const = 0;                 // "aten" | "onednn"
+  virtual std::string backend_name() const = 0;                 // "aten" | "onednn" | "blas"
+  // Where the time goes, for logs and /model-info: e.g. "onednn jit:avx512_core_bf16,
+  // kernels avx512", "blas openblas sgemm, kernels avx2", "aten cuda".
+  virtual std::string compute_description() const = 0;
 
  protected:
   VitModel(const VitConfig& config, const VitOptions& options) : config_(config), options_(options) {}

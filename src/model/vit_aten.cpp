@@ -31,6 +31,9 @@ class AtenVit final : public VitModel {
   }
 
   std::string backend_name() const override { return "aten"; }
+  std::string compute_description() const override {
+    return options_.device.is_cuda() ? "aten cuda" : "aten cpu (library kernels)";
+  }
 
   torch::Tensor Forward(const torch::Tensor& pixels_in) override {
     c10::InferenceMode guard;

@@ -1,5 +1,6 @@
 #include "model/vit_attention.h"
 
+#include "model/vit_math.h"
 #include "model/vit_parallel.h"
 
 #include <immintrin.h>
@@ -27,29 +28,11 @@ inline void StoreTo(float v, uint16_t* p) {
   *p = (u & 0x7FFFFFFFu) > 0x7F800000u ? uint16_t(0x7FC0) : uint16_t(rounded);
 }
 
-// exp(x) for x <= 0 (softmax after subtracting the row max): Cephes' expf
-// range reduction and polynomial (about 1 ulp), written branch-free so the
-// compiler vectorizes it.
-__attribute__((always_inline)) inline float ExpNonPositive(float x) {
-  x = std::max(x, -87.0f);
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
-  const float f = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * f + 1.3981999507e-3f;
-  p = p * f + 8.3334519073e-3f;
-  p = p * f + 4.1665795894e-2f;
-  p = p * f + 1.6666665459e-1f;
-  p = p * f + 5.0000001201e-1f;
-  const float y = p * f * f + f + 1.0f;
-  const int32_t bits = (int32_t(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return y * scale;
-}
-
 // One (image, head). buf holds kt [D][Tp], v [T][D], s [Tp], q [D], o [D].
+// qb/kb/vb: this head's D bias values for q, k, v.
 template <typename T>
-__attribute__((always_inline)) inline void AttendOne(const T* q, const T* k, const T* v, int64_t ld_in, T* o,
+__attribute__((always_inline)) inline void AttendOne(const T* q, const T* k, const T* v, const float* qb,
+                                                     const float* kb, const float* vb, int64_t ld_in, T* o,
                                                      int64_t ld_out, int64_t tokens, int64_t D, float* buf) {
   const int64_t Tp = (tokens + 15) & ~int64_t(15);
   float* kt = buf;
@@ -58,14 +41,14 @@ __attribute__((always_inline)) inline void AttendOne(const T* q, const T* k, con
   float* qf = s + Tp;
   float* orow = qf + D;
   for (int64_t j = 0; j < tokens; ++j) {
-    for (int64_t d = 0; d < D; ++d) kt[d * Tp + j] = Load(k[j * ld_in + d]);
-    for (int64_t d = 0; d < D; ++d) vf[j * D + d] = Load(v[j * ld_in + d]);
+    for (int64_t d = 0; d < D; ++d) kt[d * Tp + j] = Load(k[j * ld_in + d]) + kb[d];
+    for (int64_t d = 0; d < D; ++d) vf[j * D + d] = Load(v[j * ld_in + d]) + vb[d];
   }
   for (int64_t d = 0; d < D; ++d) {
     for (int64_t j = tokens; j < Tp; ++j) kt[d * Tp + j] = 0.f;
   }
   for (int64_t i = 0; i < tokens; ++i) {
-    for (int64_t d = 0; d < D; ++d) qf[d] = Load(q[i * ld_in + d]);
+    for (int64_t d = 0; d < D; ++d) qf[d] = Load(q[i * ld_in + d]) + qb[d];
     for (int64_t j = 0; j < Tp; ++j) s[j] = 0.f;
     for (int64_t d = 0; d < D; ++d) {
       const float a = qf[d];
@@ -88,29 +71,10 @@ __attribute__((always_inline)) inline void AttendOne(const T* q, const T* k, con
   }
 }
 
-#define CLIPSERVE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 // GCC 12's _mm512_reduce_* expansions trip a false -W(maybe-)uninitialized.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-
-// The same Cephes exp on 16 lanes (x <= 0).
-CLIPSERVE_AVX512 inline __m512 Exp16(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), f);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, f), f, f), _mm512_set1_ps(1.0f));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
-}
 
 CLIPSERVE_AVX512 inline __m512 Load16(const float* p) { return _mm512_loadu_ps(p); }
 CLIPSERVE_AVX512 inline __m512 Load16(const uint16_t* p) {
@@ -212,8 +176,9 @@ CLIPSERVE_AVX512 inline void AttendRows(const float* qf, const float* kt, const 
 // over the whole d loop; the output rows likewise over the whole j loop.
 // Four query rows per pass (AttendRows<4>), the remainder one at a time.
 template <typename T>
-CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, int64_t ld_in, T* o, int64_t ld_out,
-                                      int64_t tokens, int64_t D, float* buf) {
+CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, const float* qb, const float* kb,
+                                      const float* vb, int64_t ld_in, T* o, int64_t ld_out, int64_t tokens, int64_t D,
+                                      float* buf) {
   const int64_t Tp = (tokens + 63) & ~int64_t(63);
   float* kt = buf;             // [D][Tp]
   float* vf = kt + D * Tp;     // [tokens][D]
@@ -222,9 +187,9 @@ CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, int64_
   alignas(64) float tmp[16];
   for (int64_t j = 0; j < tokens; ++j) {
     for (int64_t d = 0; d < D; d += 16) {
-      _mm512_storeu_ps(vf + j * D + d, Load16(v + j * ld_in + d));
-      _mm512_storeu_ps(qf + j * D + d, Load16(q + j * ld_in + d));
-      _mm512_store_ps(tmp, Load16(k + j * ld_in + d));
+      _mm512_storeu_ps(vf + j * D + d, _mm512_add_ps(Load16(v + j * ld_in + d), _mm512_loadu_ps(vb + d)));
+      _mm512_storeu_ps(qf + j * D + d, _mm512_add_ps(Load16(q + j * ld_in + d), _mm512_loadu_ps(qb + d)));
+      _mm512_store_ps(tmp, _mm512_add_ps(Load16(k + j * ld_in + d), _mm512_loadu_ps(kb + d)));
       for (int e = 0; e < 16; ++e) kt[(d + e) * Tp + j] = tmp[e];
     }
   }
@@ -237,78 +202,243 @@ CLIPSERVE_AVX512 void AttendOneAvx512(const T* q, const T* k, const T* v, int64_
 }
 #pragma GCC diagnostic pop
 
-template <typename T>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))) void AttendRangeAvx512(
-    const T* qkv, int64_t h0, int64_t h1, int64_t tokens, int64_t W, int64_t D, T* out, float* buf) {
-  const int64_t H = W / D;
-  for (int64_t nh = h0; nh < h1; ++nh) {
-    const int64_t n = nh / H, h = nh % H;
-    const T* base = qkv + n * tokens * 3 * W + h * D;
-    if (nh + 1 < h1) {
-      // The next head's q/k/v rows are 3W apart, too far for the hardware
-      // prefetcher: loading them was most of the kernel's time (cache misses
-      // in the bf16 -> f32 conversion). Fetch them while this head computes.
-      const int64_t n1 = (nh + 1) / H, h1_ = (nh + 1) % H;
-      const char* nb = reinterpret_cast<const char*>(qkv + n1 * tokens * 3 * W + h1_ * D);
-      const int64_t row_bytes = D * int64_t(sizeof(T)), ld_bytes = 3 * W * int64_t(sizeof(T));
-      for (int64_t j = 0; j < tokens; ++j) {
-        for (int64_t part = 0; part < 3; ++part) {
-          const char* r = nb + j * ld_bytes + part * W * int64_t(sizeof(T));
-          for (int64_t b = 0; b < row_bytes; b += 64) _mm_prefetch(r + b, _MM_HINT_T0);
-        }
+
+// The AVX2 + FMA kernel: the AVX-512 one's structure at 8 lanes, with its
+// own blocking. 16 ymm registers hold 2 query rows x 4 vectors (32 tokens or
+// 32 output columns) of accumulators plus the 4 shared loads, so it takes 2
+// rows per pass where AVX-512 (32 registers) takes 4.
+CLIPSERVE_AVX2 inline float HMax8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
+CLIPSERVE_AVX2 inline float HSum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+CLIPSERVE_AVX2 inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+CLIPSERVE_AVX2 inline __m256 Load8(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+CLIPSERVE_AVX2 inline void Store8(__m256 v, float* p) { _mm256_storeu_ps(p, v); }
+// Nearest even, NaN kept a NaN (as StoreTo(float, uint16_t*)).
+CLIPSERVE_AVX2 inline void Store8(__m256 v, uint16_t* p) {
+  const __m256i u = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+  const __m256i nan =
+      _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF)), _mm256_set1_epi32(0x7F800000));
+  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), nan);
+  const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+}
+
+// R query rows; kt [D][Tp] (zero padded, Tp % 32 == 0); vf [tokens][D]
+// (D % 32 == 0); s: R x Tp.
+template <int R, typename T>
+CLIPSERVE_AVX2 inline void AttendRowsAvx2(const float* qf, const float* kt, const float* vf, int64_t tokens,
+                                          int64_t Tp, int64_t D, float* s, T* o, int64_t ld_out) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t jb = 0; jb < Tp; jb += 32) {
+    __m256 a[R][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) a[r][c] = _mm256_setzero_ps();
+    }
+    const float* kb = kt + jb;
+    for (int64_t d = 0; d < D; ++d) {
+      const float* kr = kb + d * Tp;
+      const __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8), k2 = _mm256_loadu_ps(kr + 16),
+                   k3 = _mm256_loadu_ps(kr + 24);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m256 qd = _mm256_broadcast_ss(qf + r * D + d);
+        a[r][0] = _mm256_fmadd_ps(qd, k0, a[r][0]);
+        a[r][1] = _mm256_fmadd_ps(qd, k1, a[r][1]);
+        a[r][2] = _mm256_fmadd_ps(qd, k2, a[r][2]);
+        a[r][3] = _mm256_fmadd_ps(qd, k3, a[r][3]);
       }
     }
-    if (D % 64 == 0) {
-      AttendOneAvx512(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
-    } else {
-      AttendOne(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) _mm256_storeu_ps(s + r * Tp + jb + 8 * c, a[r][c]);
+    }
+  }
+  float inv[R];
+  for (int r = 0; r < R; ++r) {
+    float* sr = s + r * Tp;
+    for (int64_t j = tokens; j < Tp; ++j) sr[j] = neg_inf;  // padding: exp -> 0
+    __m256 mx = _mm256_set1_ps(neg_inf);
+    for (int64_t j = 0; j < Tp; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(sr + j));
+    const __m256 m = _mm256_set1_ps(HMax8(mx));
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t j = 0; j < Tp; j += 8) {
+      const __m256 e = Exp8(_mm256_sub_ps(_mm256_loadu_ps(sr + j), m));
+      _mm256_storeu_ps(sr + j, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    inv[r] = 1.0f / HSum8(sum);
+  }
+  for (int64_t db = 0; db < D; db += 32) {
+    __m256 acc[R][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_ps();
+    }
+    for (int64_t j = 0; j < tokens; ++j) {
+      const float* vr = vf + j * D + db;
+      const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8), v2 = _mm256_loadu_ps(vr + 16),
+                   v3 = _mm256_loadu_ps(vr + 24);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m256 p = _mm256_broadcast_ss(s + r * Tp + j);
+        acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);
+        acc[r][2] = _mm256_fmadd_ps(p, v2, acc[r][2]);
+        acc[r][3] = _mm256_fmadd_ps(p, v3, acc[r][3]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 sc = _mm256_set1_ps(inv[r]);
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) Store8(_mm256_mul_ps(acc[r][c], sc), o + r * ld_out + db + 8 * c);
     }
   }
 }
 
+// One (image, head) for D % 32 == 0: tokens padded to Tp, a multiple of 32.
 template <typename T>
-void AttendRangeGeneric(const T* qkv, int64_t h0, int64_t h1, int64_t tokens, int64_t W, int64_t D, T* out,
-                        float* buf) {
+CLIPSERVE_AVX2 void AttendOneAvx2(const T* q, const T* k, const T* v, const float* qb, const float* kb,
+                                  const float* vb, int64_t ld_in, T* o, int64_t ld_out, int64_t tokens, int64_t D,
+                                  float* buf) {
+  const int64_t Tp = (tokens + 31) & ~int64_t(31);
+  float* kt = buf;             // [D][Tp]
+  float* vf = kt + D * Tp;     // [tokens][D]
+  float* qf = vf + tokens * D; // [tokens][D]
+  float* s = qf + tokens * D;  // [2][Tp]
+  alignas(32) float tmp[8];
+  for (int64_t j = 0; j < tokens; ++j) {
+    for (int64_t d = 0; d < D; d += 8) {
+      _mm256_storeu_ps(vf + j * D + d, _mm256_add_ps(Load8(v + j * ld_in + d), _mm256_loadu_ps(vb + d)));
+      _mm256_storeu_ps(qf + j * D + d, _mm256_add_ps(Load8(q + j * ld_in + d), _mm256_loadu_ps(qb + d)));
+      _mm256_store_ps(tmp, _mm256_add_ps(Load8(k + j * ld_in + d), _mm256_loadu_ps(kb + d)));
+      for (int e = 0; e < 8; ++e) kt[(d + e) * Tp + j] = tmp[e];
+    }
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t j = tokens; j < Tp; ++j) kt[d * Tp + j] = 0.f;
+  }
+  int64_t i = 0;
+  for (; i + 2 <= tokens; i += 2) AttendRowsAvx2<2>(qf + i * D, kt, vf, tokens, Tp, D, s, o + i * ld_out, ld_out);
+  for (; i < tokens; ++i) AttendRowsAvx2<1>(qf + i * D, kt, vf, tokens, Tp, D, s, o + i * ld_out, ld_out);
+}
+
+// The next head's q/k/v rows are 3W apart, too far for the hardware
+// prefetcher: loading them was most of the kernel's time (cache misses in
+// the bf16 -> f32 conversion). Fetch them while this head computes.
+template <typename T>
+__attribute__((always_inline)) inline void PrefetchHead(const T* head, int64_t tokens, int64_t W, int64_t D) {
+  const char* nb = reinterpret_cast<const char*>(head);
+  const int64_t row_bytes = D * int64_t(sizeof(T)), ld_bytes = 3 * W * int64_t(sizeof(T));
+  for (int64_t j = 0; j < tokens; ++j) {
+    for (int64_t part = 0; part < 3; ++part) {
+      const char* r = nb + j * ld_bytes + part * W * int64_t(sizeof(T));
+      for (int64_t b = 0; b < row_bytes; b += 64) _mm_prefetch(r + b, _MM_HINT_T0);
+    }
+  }
+}
+
+// Heads [h0, h1) of the flattened (image, head) range, one kernel per ISA.
+enum class Kernel { kBaseline, kAvx2, kAvx512 };
+
+template <Kernel K, typename T>
+__attribute__((always_inline)) inline void AttendRangeBody(const T* qkv, const float* bias, int64_t h0, int64_t h1,
+                                                           int64_t tokens, int64_t W, int64_t D, T* out,
+                                                           float* buf) {
   const int64_t H = W / D;
   for (int64_t nh = h0; nh < h1; ++nh) {
     const int64_t n = nh / H, h = nh % H;
     const T* base = qkv + n * tokens * 3 * W + h * D;
-    AttendOne(base, base + W, base + 2 * W, 3 * W, out + n * tokens * W + h * D, W, tokens, D, buf);
+    const float* qb = bias + h * D;
+    T* o = out + n * tokens * W + h * D;
+    if (K != Kernel::kBaseline && nh + 1 < h1) {
+      PrefetchHead(qkv + ((nh + 1) / H) * tokens * 3 * W + ((nh + 1) % H) * D, tokens, W, D);
+    }
+    if constexpr (K == Kernel::kAvx512) {
+      if (D % 64 == 0) {
+        AttendOneAvx512(base, base + W, base + 2 * W, qb, qb + W, qb + 2 * W, 3 * W, o, W, tokens, D, buf);
+        continue;
+      }
+    } else if constexpr (K == Kernel::kAvx2) {
+      if (D % 32 == 0) {
+        AttendOneAvx2(base, base + W, base + 2 * W, qb, qb + W, qb + 2 * W, 3 * W, o, W, tokens, D, buf);
+        continue;
+      }
+    }
+    AttendOne(base, base + W, base + 2 * W, qb, qb + W, qb + 2 * W, 3 * W, o, W, tokens, D, buf);
   }
 }
 
-bool HaveAvx512() {
-  static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  return have;
+template <typename T>
+CLIPSERVE_AVX512 void AttendRangeAvx512(const T* qkv, const float* bias, int64_t h0, int64_t h1, int64_t tokens,
+                                        int64_t W, int64_t D, T* out, float* buf) {
+  AttendRangeBody<Kernel::kAvx512>(qkv, bias, h0, h1, tokens, W, D, out, buf);
 }
 
 template <typename T>
-void Run(const T* qkv, int64_t n, int64_t tokens, int64_t W, int64_t D, T* out) {
-  // Large enough for both kernels (Tp rounded to 64 covers the generic one's 16).
+CLIPSERVE_AVX2 void AttendRangeAvx2(const T* qkv, const float* bias, int64_t h0, int64_t h1, int64_t tokens,
+                                    int64_t W, int64_t D, T* out, float* buf) {
+  AttendRangeBody<Kernel::kAvx2>(qkv, bias, h0, h1, tokens, W, D, out, buf);
+}
+
+template <typename T>
+void AttendRangeBaseline(const T* qkv, const float* bias, int64_t h0, int64_t h1, int64_t tokens, int64_t W,
+                         int64_t D, T* out, float* buf) {
+  AttendRangeBody<Kernel::kBaseline>(qkv, bias, h0, h1, tokens, W, D, out, buf);
+}
+
+template <typename T>
+void Run(const T* qkv, const float* bias, int64_t n, int64_t tokens, int64_t W, int64_t D, T* out, CpuIsa isa) {
+  // Large enough for every kernel (Tp rounded to 64 covers 32 and 16).
   const int64_t Tp = (tokens + 63) & ~int64_t(63);
   const size_t buf_floats = size_t(D * Tp + 2 * tokens * D + 4 * Tp + 2 * D);
-  const bool avx512 = HaveAvx512();
+  if (bias == nullptr) {
+    // No bias to add: add zeros (one add per loaded value; cheaper than a
+    // second copy of every kernel).
+    thread_local std::vector<float> zeros;
+    if (zeros.size() < size_t(3 * W)) zeros.assign(size_t(3 * W), 0.f);
+    bias = zeros.data();
+  }
+  const auto kernel = isa >= CpuIsa::kAvx512 ? &AttendRangeAvx512<T>
+                      : isa >= CpuIsa::kAvx2 ? &AttendRangeAvx2<T>
+                                             : &AttendRangeBaseline<T>;
   ParallelFor(0, n * (W / D), 1, [&](int64_t h0, int64_t h1) {
     thread_local std::vector<float> buf;
     if (buf.size() < buf_floats) buf.resize(buf_floats);
-    if (avx512) {
-      AttendRangeAvx512(qkv, h0, h1, tokens, W, D, out, buf.data());
-    } else {
-      AttendRangeGeneric(qkv, h0, h1, tokens, W, D, out, buf.data());
-    }
+    kernel(qkv, bias, h0, h1, tokens, W, D, out, buf.data());
   });
 }
 
 }  // namespace
 
-void AttentionF32(const float* qkv, int64_t n, int64_t tokens, int64_t width, int64_t head_width, float* out) {
-  Run(qkv, n, tokens, width, head_width, out);
+void AttentionF32(const float* qkv, const float* qkv_bias, int64_t n, int64_t tokens, int64_t width,
+                  int64_t head_width, float* out, CpuIsa isa) {
+  Run(qkv, qkv_bias, n, tokens, width, head_width, out, isa);
 }
 
-void AttentionBf16(const uint16_t* qkv, int64_t n, int64_t tokens, int64_t width, int64_t head_width,
-                   uint16_t* out) {
-  Run(qkv, n, tokens, width, head_width, out);
+void AttentionBf16(const uint16_t* qkv, const float* qkv_bias, int64_t n, int64_t tokens, int64_t width,
+                   int64_t head_width, uint16_t* out, CpuIsa isa) {
+  Run(qkv, qkv_bias, n, tokens, width, head_width, out, isa);
 }
 
 }  // namespace clipserve::model::internal

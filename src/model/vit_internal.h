@@ -44,11 +44,19 @@ torch::Tensor Patchify(const torch::Tensor& pixels, int patch_size);
 // (x - mean) / std per channel, for the unfolded path.
 torch::Tensor NormalizePixels(const torch::Tensor& pixels);
 
+// The ISA our kernels run at: the option, capped by the CPU.
+CpuIsa KernelIsa(const VitOptions& options);
+
 std::unique_ptr<VitModel> MakeAtenVit(const VitConfig& config, VitWeights weights,
+                                      const VitOptions& options);
+std::unique_ptr<VitModel> MakeBlasVit(const VitConfig& config, VitWeights weights,
                                       const VitOptions& options);
 #if defined(CLIPSERVE_HAVE_ONEDNN)
 std::unique_ptr<VitModel> MakeOneDnnVit(const VitConfig& config, VitWeights weights,
                                         const VitOptions& options);
+// oneDNN's effective ISA as our level (baseline for SSE4.1/AVX), and by name.
+CpuIsa OneDnnIsaLevel();
+std::string OneDnnIsaName();
 #endif
 
 }  // namespace clipserve::model::internal

@@ -20,7 +20,7 @@ inline uint16_t Store(float v, uint16_t*) { return ToBf16(v); }
 
 // Sums with 16 independent partial sums (lane j takes elements i = j mod 16),
 // added up in a fixed order at the end: the compiler turns the inner loop
-// into one vector add, and the result is the same for every ISA.
+// into one or two vector adds, and the result is the same for every ISA.
 __attribute__((always_inline)) inline float Sum16(const float* v, int64_t w, float shift) {
   float acc[16] = {};
   int64_t i = 0;
@@ -51,13 +51,18 @@ __attribute__((always_inline)) inline float SumSq16(const float* v, int64_t w, f
   return s;
 }
 
-// Per row (it sits in L1): mean, then centred variance (no cancellation),
-// then the affine write.
+// Per row (it sits in L1): the optional residual bias, mean, then centred
+// variance (no cancellation), then the affine write.
 template <typename Out>
-__attribute__((always_inline)) inline void NormRows(const float* x, int64_t xs, int64_t r0, int64_t r1, int64_t w,
-                                                    const float* g, const float* b, float eps, Out* y, int64_t ys) {
+__attribute__((always_inline)) inline void NormRows(float* xw, const float* x, int64_t xs, int64_t r0, int64_t r1,
+                                                    int64_t w, const float* add, const float* g, const float* b,
+                                                    float eps, Out* y, int64_t ys) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * xs;
+    if (add != nullptr) {
+      float* xwr = xw + r * xs;
+      for (int64_t i = 0; i < w; ++i) xwr[i] += add[i];
+    }
     Out* yr = y + r * ys;
     const float mean = Sum16(xr, w, 0.f) / float(w);
     const float inv = 1.0f / std::sqrt(SumSq16(xr, w, mean) / float(w) + eps);
@@ -65,50 +70,52 @@ __attribute__((always_inline)) inline void NormRows(const float* x, int64_t xs, 
   }
 }
 
-// The same loops compiled for AVX-512 (picked at run time). No -ffast-math:
-// FMA contraction is the only difference from the generic build.
+// The same loops compiled per ISA (picked at run time). No -ffast-math: FMA
+// contraction is the only difference from the baseline build.
 template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))) void NormRowsAvx512(
-    const float* x, int64_t xs, int64_t r0, int64_t r1, int64_t w, const float* g, const float* b, float eps, Out* y,
-    int64_t ys) {
-  NormRows(x, xs, r0, r1, w, g, b, eps, y, ys);
+    float* xw, const float* x, int64_t xs, int64_t r0, int64_t r1, int64_t w, const float* add, const float* g,
+    const float* b, float eps, Out* y, int64_t ys) {
+  NormRows(xw, x, xs, r0, r1, w, add, g, b, eps, y, ys);
 }
 
 template <typename Out>
-void NormRowsGeneric(const float* x, int64_t xs, int64_t r0, int64_t r1, int64_t w, const float* g, const float* b,
-                     float eps, Out* y, int64_t ys) {
-  NormRows(x, xs, r0, r1, w, g, b, eps, y, ys);
-}
-
-bool HaveAvx512() {
-  static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  return have;
+__attribute__((target("avx2,fma"))) void NormRowsAvx2(float* xw, const float* x, int64_t xs, int64_t r0, int64_t r1,
+                                                      int64_t w, const float* add, const float* g, const float* b,
+                                                      float eps, Out* y, int64_t ys) {
+  NormRows(xw, x, xs, r0, r1, w, add, g, b, eps, y, ys);
 }
 
 template <typename Out>
-void Run(const float* x, int64_t xs, int64_t rows, int64_t w, const float* g, const float* b, float eps, Out* y,
-         int64_t ys) {
-  const bool avx512 = HaveAvx512();
-  ParallelFor(0, rows, 8, [&](int64_t r0, int64_t r1) {
-    if (avx512) {
-      NormRowsAvx512(x, xs, r0, r1, w, g, b, eps, y, ys);
-    } else {
-      NormRowsGeneric(x, xs, r0, r1, w, g, b, eps, y, ys);
-    }
-  });
+void NormRowsBaseline(float* xw, const float* x, int64_t xs, int64_t r0, int64_t r1, int64_t w, const float* add,
+                      const float* g, const float* b, float eps, Out* y, int64_t ys) {
+  NormRows(xw, x, xs, r0, r1, w, add, g, b, eps, y, ys);
+}
+
+template <typename Out>
+void Run(float* xw, const float* x, int64_t xs, int64_t rows, int64_t w, const float* add, const float* g,
+         const float* b, float eps, Out* y, int64_t ys, CpuIsa isa) {
+  const auto kernel = isa >= CpuIsa::kAvx512 ? &NormRowsAvx512<Out>
+                      : isa >= CpuIsa::kAvx2 ? &NormRowsAvx2<Out>
+                                             : &NormRowsBaseline<Out>;
+  ParallelFor(0, rows, 8, [&](int64_t r0, int64_t r1) { kernel(xw, x, xs, r0, r1, w, add, g, b, eps, y, ys); });
 }
 
 }  // namespace
 
 void LayerNormF32(const float* x, int64_t x_stride, int64_t rows, int64_t width, const float* gamma,
-                  const float* beta, float eps, float* y, int64_t y_stride) {
-  Run(x, x_stride, rows, width, gamma, beta, eps, y, y_stride);
+                  const float* beta, float eps, float* y, int64_t y_stride, CpuIsa isa) {
+  Run<float>(nullptr, x, x_stride, rows, width, nullptr, gamma, beta, eps, y, y_stride, isa);
 }
 
 void LayerNormBf16(const float* x, int64_t x_stride, int64_t rows, int64_t width, const float* gamma,
-                   const float* beta, float eps, uint16_t* y, int64_t y_stride) {
-  Run(x, x_stride, rows, width, gamma, beta, eps, y, y_stride);
+                   const float* beta, float eps, uint16_t* y, int64_t y_stride, CpuIsa isa) {
+  Run<uint16_t>(nullptr, x, x_stride, rows, width, nullptr, gamma, beta, eps, y, y_stride, isa);
+}
+
+void AddLayerNormF32(float* x, int64_t x_stride, int64_t rows, int64_t width, const float* add,
+                     const float* gamma, const float* beta, float eps, float* y, int64_t y_stride, CpuIsa isa) {
+  Run<float>(x, x, x_stride, rows, width, add, gamma, beta, eps, y, y_stride, isa);
 }
 
 }  // namespace clipserve::model::internal

@@ -14,6 +14,7 @@
 
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 #include <utility>
 
@@ -51,7 +52,10 @@ struct Plan {
 class OneDnnVit final : public VitModel {
  public:
   OneDnnVit(const VitConfig& config, VitWeights w, const VitOptions& options)
-      : VitModel(config, options), eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {
+      : VitModel(config, options),
+        eng_(dnnl::engine::kind::cpu, 0),
+        stream_(eng_),
+        kernel_isa_(KernelIsa(options)) {
     dt_ = options.dtype == torch::kBFloat16 ? Dt::bf16 : Dt::f32;
     aten_dt_ = options.dtype == torch::kBFloat16 ? torch::kBFloat16 : torch::kFloat;
     const int64_t ref_m = int64_t(config.tokens()) * 8;
@@ -84,6 +88,9 @@ class OneDnnVit final : public VitModel {
   }
 
   std::string backend_name() const override { return "onednn"; }
+  std::string compute_description() const override {
+    return "onednn jit:" + OneDnnIsaName() + ", kernels " + std::string(CpuIsaName(kernel_isa_));
+  }
 
   torch::Tensor Forward(const torch::Tensor& pixels_in) override {
     c10::InferenceMode guard;
@@ -109,7 +116,8 @@ class OneDnnVit final : public VitModel {
     at::add_out(x_patches, emb, pos_patch_);
     x.select(1, 0).copy_(cls_pos_.view({1, W}).expand({N, W}));
     float* xp = x_.data_ptr<float>();
-    LayerNormF32(xp, W, M, W, ln_pre_w_.data_ptr<float>(), ln_pre_b_.data_ptr<float>(), float(c.ln_eps), xp, W);
+    LayerNormF32(xp, W, M, W, ln_pre_w_.data_ptr<float>(), ln_pre_b_.data_ptr<float>(), float(c.ln_eps), xp, W,
+                 kernel_isa_);
 
     for (const Block& b : blocks_) {
       Norm(xp, M, b.ln1_w, b.ln1_b);
@@ -177,10 +185,11 @@ class OneDnnVit final : public VitModel {
     const auto& c = config_;
     if (options_.fused_attention) {
       if (dt_ == Dt::bf16) {
-        AttentionBf16(reinterpret_cast<const uint16_t*>(qkv_.data_ptr()), n, c.tokens(), c.width, c.head_width,
-                      reinterpret_cast<uint16_t*>(attn_.data_ptr()));
+        AttentionBf16(reinterpret_cast<const uint16_t*>(qkv_.data_ptr()), nullptr, n, c.tokens(), c.width,
+                      c.head_width, reinterpret_cast<uint16_t*>(attn_.data_ptr()), kernel_isa_);
       } else {
-        AttentionF32(qkv_.data_ptr<float>(), n, c.tokens(), c.width, c.head_width, attn_.data_ptr<float>());
+        AttentionF32(qkv_.data_ptr<float>(), nullptr, n, c.tokens(), c.width, c.head_width, attn_.data_ptr<float>(),
+                     kernel_isa_);
       }
       return;
     }
@@ -194,9 +203,10 @@ class OneDnnVit final : public VitModel {
     const float eps = float(config_.ln_eps);
     if (dt_ == Dt::bf16) {
       LayerNormBf16(x, W, rows, W, g.data_ptr<float>(), b.data_ptr<float>(), eps,
-                    reinterpret_cast<uint16_t*>(h_.data_ptr()), W);
+                    reinterpret_cast<uint16_t*>(h_.data_ptr()), W, kernel_isa_);
     } else {
-      LayerNormF32(x, W, rows, W, g.data_ptr<float>(), b.data_ptr<float>(), eps, h_.data_ptr<float>(), W);
+      LayerNormF32(x, W, rows, W, g.data_ptr<float>(), b.data_ptr<float>(), eps, h_.data_ptr<float>(), W,
+                   kernel_isa_);
     }
   }
 
@@ -302,6 +312,7 @@ class OneDnnVit final : public VitModel {
 
   dnnl::engine eng_;
   dnnl::stream stream_;
+  CpuIsa kernel_isa_;
   Dt dt_ = Dt::f32;
   torch::ScalarType aten_dt_ = torch::kFloat;
   PackedLinear patch_;
@@ -314,7 +325,56 @@ class OneDnnVit final : public VitModel {
   torch::Tensor x_, emb_, h_, qkv_, scores_, probs_, attn_, f_;
 };
 
+dnnl::cpu_isa ToOneDnn(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kBaseline: return dnnl::cpu_isa::sse41;
+    case CpuIsa::kAvx2: return dnnl::cpu_isa::avx2;
+    case CpuIsa::kAvx512: return dnnl::cpu_isa::avx512_core_vnni;
+    case CpuIsa::kAvx512Bf16: return dnnl::cpu_isa::avx512_core_bf16;
+    case CpuIsa::kAmx: return dnnl::cpu_isa::all;
+  }
+  return dnnl::cpu_isa::all;
+}
+
+void ApplyIsaCapOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const auto& cap = HostCpuFeatures().cap;
+    // Fails (harmlessly) if a primitive was already created, e.g. by
+    // LibTorch's own oneDNN ops; oneDNN then keeps ONEDNN_MAX_CPU_ISA.
+    if (cap) (void)dnnl::set_max_cpu_isa(ToOneDnn(*cap));
+  });
+}
+
 }  // namespace
+
+std::string OneDnnIsaName() {
+  ApplyIsaCapOnce();
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+  }
+}
+
+CpuIsa OneDnnIsaLevel() {
+  ApplyIsaCapOnce();
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx2:
+    case dnnl::cpu_isa::avx2_vnni: return CpuIsa::kAvx2;
+    case dnnl::cpu_isa::avx512_core:
+    case dnnl::cpu_isa::avx512_core_vnni: return CpuIsa::kAvx512;
+    case dnnl::cpu_isa::avx512_core_bf16: return CpuIsa::kAvx512Bf16;
+    case dnnl::cpu_isa::avx512_core_amx: return CpuIsa::kAmx;
+    default: return CpuIsa::kBaseline;
+  }
+}
 
 std::unique_ptr<VitModel> MakeOneDnnVit(const VitConfig& config, VitWeights weights, const VitOptions& options) {
   return std::make_unique<OneDnnVit>(config, std::move(weights), options);

@@ -2,6 +2,7 @@
 // "test-tiny" config, for every backend this build has.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,8 @@ namespace clipserve {
 namespace {
 
 using model::VitBackend;
+using ::clipserve::CpuIsa;
+using ::clipserve::HostCpuFeatures;
 using testing::ReferenceForward;
 using testing::RowCosine;
 
@@ -29,13 +32,21 @@ model::VitConfig TinyConfig(bool quick_gelu = false) {
   return c;
 }
 
-// kOneDnn with the fused attention kernel; kAuto stands for kOneDnn with
-// oneDNN's own attention primitives (fused_attention = false).
-std::unique_ptr<model::VitModel> Build(const model::VitConfig& c, std::uint64_t seed, VitBackend backend,
+// One forward path: a backend, and for the ones with our kernels the ISA
+// they run at (each level below the CPU's is tested on this machine too).
+struct Path {
+  const char* name;
+  VitBackend backend;
+  bool fused_attention = true;
+  CpuIsa kernel_isa = CpuIsa::kAmx;
+};
+
+std::unique_ptr<model::VitModel> Build(const model::VitConfig& c, std::uint64_t seed, const Path& path,
                                        torch::ScalarType dtype = torch::kFloat, bool fold = true) {
   model::VitOptions o;
-  o.backend = backend == VitBackend::kAuto ? VitBackend::kOneDnn : backend;
-  o.fused_attention = backend != VitBackend::kAuto;
+  o.backend = path.backend;
+  o.fused_attention = path.fused_attention;
+  o.max_kernel_isa = path.kernel_isa;
   o.dtype = dtype;
   o.fold_normalization = fold;
   auto m = model::VitModel::Create(c, model::RandomWeights(c, seed), o);
@@ -43,21 +54,40 @@ std::unique_ptr<model::VitModel> Build(const model::VitConfig& c, std::uint64_t 
   return m.ok() ? std::move(*m) : nullptr;
 }
 
+// bf16 where the path computes it: ATen everywhere (emulated where the CPU
+// lacks it), oneDNN only with native bf16, the BLAS path never.
+bool PathHasBf16(const Path& p) {
+  if (p.backend == VitBackend::kAten) return true;
+  if (p.backend == VitBackend::kOneDnn) return HostCpuFeatures().NativeBf16();
+  return false;
+}
+
+std::vector<torch::ScalarType> Dtypes(const Path& p) {
+  if (PathHasBf16(p)) return {torch::kFloat, torch::kBFloat16};
+  std::printf("note: %s runs fp32 only here (bf16 needs avx512_bf16 or amx_bf16 on oneDNN; CPU %s)\n", p.name,
+              HostCpuFeatures().Describe().c_str());
+  return {torch::kFloat};
+}
+
 torch::Tensor RandomPixels(int64_t n, int64_t s, uint64_t seed) {
   torch::manual_seed(seed);
   return torch::rand({n, 3, s, s}, torch::kFloat);
 }
 
-class VitTest : public ::testing::TestWithParam<VitBackend> {
+class VitTest : public ::testing::TestWithParam<Path> {
  protected:
   void SetUp() override {
-    if (GetParam() != VitBackend::kAten && !model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
+    const Path& p = GetParam();
+    if (p.backend == VitBackend::kOneDnn && !model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
+    if (p.kernel_isa != CpuIsa::kAmx && p.kernel_isa > HostCpuFeatures().Isa()) {
+      GTEST_SKIP() << "needs " << CpuIsaName(p.kernel_isa) << "; this CPU: " << HostCpuFeatures().Describe();
+    }
   }
 };
 
 TEST_P(VitTest, ShapeAndUnitNorm) {
   const auto c = TinyConfig();
-  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+  for (auto dtype : Dtypes(GetParam())) {
     auto m = Build(c, 1, GetParam(), dtype);
     ASSERT_TRUE(m);
     torch::Tensor out = m->Forward(RandomPixels(3, c.image_size, 5));
@@ -94,7 +124,7 @@ TEST_P(VitTest, WideHeadsAndManyTokensMatchReference) {
   c.width = 128;
   c.head_width = 64;
   c.layers = 1;
-  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+  for (auto dtype : Dtypes(GetParam())) {
     auto m = Build(c, 21, GetParam(), dtype);
     ASSERT_TRUE(m);
     torch::Tensor px = RandomPixels(3, c.image_size, 22);
@@ -117,7 +147,7 @@ TEST_P(VitTest, QuickGeluAndGeluDiffer) {
 
 TEST_P(VitTest, BatchInvariance) {
   const auto c = TinyConfig();
-  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+  for (auto dtype : Dtypes(GetParam())) {
     auto m = Build(c, 4, GetParam(), dtype);
     ASSERT_TRUE(m);
     torch::Tensor px = RandomPixels(5, c.image_size, 21);
@@ -131,6 +161,10 @@ TEST_P(VitTest, BatchInvariance) {
 }
 
 TEST_P(VitTest, Bf16CloseToFp32) {
+  if (!PathHasBf16(GetParam())) {
+    GTEST_SKIP() << GetParam().name << ": bf16 needs avx512_bf16 or amx_bf16 (oneDNN) or the ATen path; CPU "
+                 << HostCpuFeatures().Describe();
+  }
   const auto c = TinyConfig();
   auto fp32 = Build(c, 6, GetParam(), torch::kFloat);
   auto bf16 = Build(c, 6, GetParam(), torch::kBFloat16);
@@ -214,15 +248,18 @@ TEST_P(VitTest, RegressionPin) {
   EXPECT_LT((out.to(torch::kDouble) - ref).abs().max().item<double>(), 5e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VitTest,
-                         ::testing::Values(VitBackend::kAten, VitBackend::kOneDnn, VitBackend::kAuto),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case VitBackend::kAten: return "Aten";
-                             case VitBackend::kOneDnn: return "OneDnnFusedAttention";
-                             default: return "OneDnnPrimitiveAttention";
-                           }
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, VitTest,
+    ::testing::Values(Path{"Aten", VitBackend::kAten},
+                      Path{"OneDnnFusedAttention", VitBackend::kOneDnn},
+                      Path{"OneDnnFusedAttentionAvx2", VitBackend::kOneDnn, true, CpuIsa::kAvx2},
+                      Path{"OneDnnFusedAttentionBaseline", VitBackend::kOneDnn, true, CpuIsa::kBaseline},
+                      Path{"OneDnnPrimitiveAttention", VitBackend::kOneDnn, false},
+                      Path{"Blas", VitBackend::kBlas},
+                      Path{"BlasAvx512", VitBackend::kBlas, true, CpuIsa::kAvx512},
+                      Path{"BlasAvx2", VitBackend::kBlas, true, CpuIsa::kAvx2},
+                      Path{"BlasBaseline", VitBackend::kBlas, true, CpuIsa::kBaseline}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 // Weights may be views of a read-only file mapping: building a model must
 // never write into the tensors it was given.
@@ -231,9 +268,10 @@ TEST(VitCreate, LeavesInputTensorsUntouched) {
   const model::WeightMap original = model::RandomWeights(c, 3);
   std::map<std::string, torch::Tensor> snapshot;
   for (const auto& [name, t] : original) snapshot[name] = t.clone();
-  for (VitBackend backend : {VitBackend::kAten, VitBackend::kOneDnn}) {
+  for (VitBackend backend : {VitBackend::kAten, VitBackend::kOneDnn, VitBackend::kBlas}) {
     if (backend == VitBackend::kOneDnn && !model::OneDnnCompiledIn()) continue;
     for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+      if (dtype == torch::kBFloat16 && !PathHasBf16(Path{"", backend})) continue;
       model::VitOptions o;
       o.backend = backend;
       o.dtype = dtype;
@@ -242,6 +280,62 @@ TEST(VitCreate, LeavesInputTensorsUntouched) {
     }
   }
   for (const auto& [name, t] : original) EXPECT_TRUE(torch::equal(t, snapshot.at(name))) << name;
+}
+
+// kAuto follows the measured ranking: oneDNN where its AVX-512 GEMMs run,
+// the BLAS path below that; bf16 always on oneDNN.
+TEST(VitCreate, AutoPicksThePathForThisCpu) {
+  const auto c = TinyConfig();
+  model::VitOptions o;
+  auto m = model::VitModel::Create(c, model::RandomWeights(c, 1), o);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const std::string isa = model::OneDnnIsa();
+  const bool onednn_avx512 = isa.rfind("avx512", 0) == 0;
+  EXPECT_EQ((*m)->backend_name(), onednn_avx512 ? "onednn" : "blas") << "oneDNN isa " << isa;
+  EXPECT_NE((*m)->compute_description().find(std::string(CpuIsaName(HostCpuFeatures().Isa()))), std::string::npos)
+      << (*m)->compute_description();
+}
+
+TEST(VitCreate, RefusesBf16WithoutNativeSupport) {
+  if (HostCpuFeatures().NativeBf16()) GTEST_SKIP() << "this CPU computes bf16 natively; nothing to refuse";
+  if (!model::OneDnnCompiledIn()) GTEST_SKIP() << "no oneDNN in this build";
+  const auto c = TinyConfig();
+  for (VitBackend backend : {VitBackend::kAuto, VitBackend::kOneDnn}) {
+    model::VitOptions o;
+    o.backend = backend;
+    o.dtype = torch::kBFloat16;
+    auto m = model::VitModel::Create(c, model::RandomWeights(c, 1), o);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(m.status().message().find("avx512_bf16"), std::string::npos) << m.status().message();
+  }
+  model::VitOptions blas;
+  blas.backend = VitBackend::kBlas;
+  blas.dtype = torch::kBFloat16;
+  EXPECT_FALSE(model::VitModel::Create(c, model::RandomWeights(c, 1), blas).ok());
+}
+
+// With two threads the BLAS path runs a batch that divides by the thread
+// count as one share per thread, and any other batch on the whole team:
+// both must give every image the embedding it gets alone.
+TEST(VitCreate, BlasSplitBatchesMatchSingleImages) {
+  const auto c = TinyConfig();
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  model::VitOptions o;
+  o.backend = VitBackend::kBlas;
+  auto m = model::VitModel::Create(c, model::RandomWeights(c, 9), o);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  for (int64_t n : {2, 3, 4, 9}) {
+    torch::Tensor px = RandomPixels(n, c.image_size, 30 + n);
+    torch::Tensor batch = (*m)->Forward(px);
+    ASSERT_EQ(batch.size(0), n);
+    for (int64_t i = 0; i < n; ++i) {
+      torch::Tensor alone = (*m)->Forward(px.slice(0, i, i + 1));
+      EXPECT_LT((alone[0] - batch[i]).abs().max().item<double>(), 1e-5) << "batch " << n << " image " << i;
+    }
+  }
+  at::set_num_threads(before);
 }
 
 TEST(VitCreate, RejectsFp16OnCpuAndBadWeights) {
