@@ -93,8 +93,10 @@ StatusOr<std::unique_ptr<Engine>> CreateEngine(const EngineOptions& options) {
   if (options.threads < 0) return InvalidArgumentError("threads must be >= 0 (0 = all hardware threads)");
   ASSIGN_OR_RETURN(model::VitConfig cfg, ResolveConfig(options));
 
+  const CpuFeatures& cpu = HostCpuFeatures();
+  ASSIGN_OR_RETURN(const Precision precision, ResolvePrecision(options.precision, options.device, cpu));
   model::VitOptions vo;
-  vo.dtype = ToScalarType(options.precision);
+  vo.dtype = ToScalarType(precision);
   if (options.device == DeviceKind::kCuda) {
     if (!torch::cuda::is_available()) {
       return FailedPreconditionError("--device cuda: this LibTorch build has no usable CUDA device");
@@ -104,8 +106,6 @@ StatusOr<std::unique_ptr<Engine>> CreateEngine(const EngineOptions& options) {
                                   std::to_string(torch::cuda::device_count()) + " devices)");
     }
     vo.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(options.device_index));
-  } else if (options.precision == Precision::kFp16) {
-    return InvalidArgumentError("fp16 is supported on CUDA only; use --precision bf16 or fp32 on the CPU");
   }
 
   EngineInfo info;
@@ -113,7 +113,10 @@ StatusOr<std::unique_ptr<Engine>> CreateEngine(const EngineOptions& options) {
   info.weights = options.weights;
   info.image_size = cfg.image_size;
   info.embed_dim = cfg.embed_dim;
-  info.precision = options.precision;
+  info.requested_precision = options.precision;
+  info.precision = precision;
+  info.cpu_isa = cpu.Describe();
+  info.cpu_model = cpu.model_name;
   info.device = options.device;
   info.device_index = options.device == DeviceKind::kCuda ? options.device_index : 0;
   info.threads = options.threads > 0 ? options.threads
@@ -125,6 +128,7 @@ StatusOr<std::unique_ptr<Engine>> CreateEngine(const EngineOptions& options) {
   ASSIGN_OR_RETURN(model::WeightMap weights, model::LoadWeights(options.weights, cfg));
   ASSIGN_OR_RETURN(std::unique_ptr<model::VitModel> vit, model::VitModel::Create(cfg, std::move(weights), vo));
   info.weight_bytes = vit->weight_bytes();
+  info.compute = vit->compute_description();
   return std::unique_ptr<Engine>(new TorchEngine(std::move(info), std::move(vit)));
 }
 

@@ -39,5 +39,45 @@ TEST(EngineNamesTest, ParseAndPrint) {
   EXPECT_FALSE(ParseDeviceKind("tpu").ok());
 }
 
+// The CPU is injected: every row of the resolution table is tested on any
+// machine.
+TEST(ResolvePrecisionTest, AutoAndExplicitPerCpu) {
+  CpuFeatures zen3;
+  zen3.avx2 = zen3.fma = true;
+  CpuFeatures zen4 = zen3;
+  zen4.avx512f = zen4.avx512bw = zen4.avx512vl = zen4.avx512dq = zen4.avx512_bf16 = true;
+  CpuFeatures spr_amx_only = zen3;
+  spr_amx_only.amx_tile = spr_amx_only.amx_bf16 = true;
+  using engine::DeviceKind;
+  using engine::Precision;
+  using engine::ResolvePrecision;
+  EXPECT_EQ(*ResolvePrecision(Precision::kAuto, DeviceKind::kCpu, zen3), Precision::kFp32);
+  EXPECT_EQ(*ResolvePrecision(Precision::kAuto, DeviceKind::kCpu, zen4), Precision::kBf16);
+  EXPECT_EQ(*ResolvePrecision(Precision::kAuto, DeviceKind::kCpu, spr_amx_only), Precision::kBf16);
+  EXPECT_EQ(*ResolvePrecision(Precision::kAuto, DeviceKind::kCuda, zen3), Precision::kFp16);
+  EXPECT_EQ(*ResolvePrecision(Precision::kFp32, DeviceKind::kCpu, zen4), Precision::kFp32);
+  EXPECT_EQ(*ResolvePrecision(Precision::kBf16, DeviceKind::kCpu, zen4), Precision::kBf16);
+  EXPECT_EQ(*ResolvePrecision(Precision::kBf16, DeviceKind::kCuda, zen3), Precision::kBf16);
+  EXPECT_EQ(*ResolvePrecision(Precision::kFp16, DeviceKind::kCuda, zen3), Precision::kFp16);
+
+  auto refused = ResolvePrecision(Precision::kBf16, DeviceKind::kCpu, zen3);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("avx512_bf16"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("avx2+fma"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("--precision fp32"), std::string::npos);
+  // A capped Zen 4 is refused like a Zen 3.
+  EXPECT_FALSE(ResolvePrecision(Precision::kBf16, DeviceKind::kCpu, CapCpuFeatures(zen4, CpuIsa::kAvx2)).ok());
+
+  auto fp16 = ResolvePrecision(Precision::kFp16, DeviceKind::kCpu, zen4);
+  ASSERT_FALSE(fp16.ok());
+  EXPECT_EQ(fp16.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ResolvePrecisionTest, AutoParsesAndPrints) {
+  EXPECT_EQ(*engine::ParsePrecision("auto"), engine::Precision::kAuto);
+  EXPECT_EQ(engine::PrecisionName(engine::Precision::kAuto), "auto");
+}
+
 }  // namespace
 }  // namespace clipserve::engine
