@@ -1,7 +1,7 @@
 // clip-embed: image files -> L2-normalized CLIP image embeddings (.npy/.jsonl).
 //
 //   clip-embed [--model NAME | --config FILE] [--weights FILE | random:SEED]
-//              [--quick-gelu] [--precision fp32|bf16|fp16] [--device cpu|cuda]
+//              [--quick-gelu] [--precision auto|fp32|bf16|fp16] [--device cpu|cuda]
 //              [--threads N] [--batch-size N] [--format npy|jsonl]
 //              [--preprocess-only] [--skip-bad] --output OUT IMAGE... | DIR
 //
@@ -39,7 +39,7 @@ namespace apps = clipserve::apps;
 
 struct Flags {
   engine::EngineOptions engine;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   std::string device = "cpu";
   int batch_size = 8;
   std::string output;
@@ -58,7 +58,8 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "Weights: .safetensors (open_clip or Hugging Face), torch.save .bin/.pt, or random:SEED "
                  "(real compute, meaningless embeddings) (default random:0)");
   app.add_flag("--quick-gelu", e.quick_gelu, "Use QuickGELU (OpenAI-trained weights) (default: from the config)");
-  app.add_option("--precision", f.precision, "Compute precision: fp32 | bf16 | fp16 (default fp32)")
+  app.add_option("--precision", f.precision, "Compute precision: auto | fp32 | bf16 | fp16 (default auto: bf16 on a CPU with native "
+                 "bf16, else fp32; fp16 on CUDA)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   app.add_option("--device", f.device, "cpu | cuda | cuda:N (default cpu)");
   app.add_option("--threads", e.threads, "Intra-op CPU threads; 0 = all cores (default 0)")
@@ -178,6 +179,16 @@ int Run(Flags& f) {
   if (!precision.ok()) return fail(precision.status());
   f.engine.precision = *precision;
   if (Status st = ParseDevice(f.device, f.engine); !st.ok()) return fail(st);
+  // A precision this CPU cannot compute (or an unreadable ISA cap) is a
+  // usage error, refused before any file is read.
+  for (const Status& st : {clipserve::CpuIsaCapFromEnv().status(),
+                           engine::ResolvePrecision(f.engine.precision, f.engine.device,
+                                                    clipserve::HostCpuFeatures()).status()}) {
+    if (!st.ok()) {
+      std::fprintf(stderr, "clip-embed: %s\n", st.message().c_str());
+      return 2;
+    }
+  }
   StatusOr<std::vector<std::string>> files = ExpandInputs(f.inputs, f.output);
   if (!files.ok()) return fail(files.status());
 

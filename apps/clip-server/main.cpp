@@ -40,7 +40,7 @@ bool ParseOnOff(const std::string& v) { return v == "on" || v == "true" || v == 
 struct Flags {
   ServerConfig config;
   std::vector<std::string> apis = {"rest", "kserve"};
-  std::string precision = "fp32";
+  std::string precision = "auto";
   std::string device = "cpu";
   std::string rest_batching = "off";
   std::string kserve_batching = "on";
@@ -67,7 +67,9 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--weights", e.weights, "Weights file (.safetensors / .bin) or random:SEED (default random:0)")
       ->envname(env("WEIGHTS"));
   app.add_flag("--quick-gelu", e.quick_gelu, "Use QuickGELU (OpenAI weights)")->envname(env("QUICK_GELU"));
-  app.add_option("--precision", f.precision, "fp32 | bf16 | fp16 (default fp32)")->envname(env("PRECISION"));
+  app.add_option("--precision", f.precision,
+                 "auto | fp32 | bf16 | fp16 (default auto: bf16 on a CPU with native bf16, else fp32; fp16 on CUDA)")
+      ->envname(env("PRECISION"));
   app.add_option("--device", f.device, "cpu | cuda | cuda:N (default cpu)")->envname(env("DEVICE"));
   app.add_option("--threads", e.threads, "Intra-op threads in total, split over instances; 0 = all cores (default 0)")
       ->envname(env("THREADS"));
@@ -135,6 +137,10 @@ Status Finish(Flags& f) {
   }
   ASSIGN_OR_RETURN(c.engine.device, engine::ParseDeviceKind(dev));
   if (c.engine.threads < 0) return clipserve::InvalidArgumentError("--threads must be >= 0");
+  // An ISA cap that cannot be read, or a precision this CPU cannot compute,
+  // fails here, before any listener opens, never at the first request.
+  RETURN_IF_ERROR(clipserve::CpuIsaCapFromEnv().status());
+  RETURN_IF_ERROR(engine::ResolvePrecision(c.engine.precision, c.engine.device, clipserve::HostCpuFeatures()).status());
   return c.Validate();
 }
 

@@ -209,7 +209,12 @@ void KserveApi::ModelConfig(const HttpRequest& req, HttpResponse& res) {
                            {"secondary_devices", json::array()}, {"profile", json::array()},
                            {"passive", false}, {"host_policy", ""}}}},
       {"default_model_filename", ""},
-      {"parameters", json::object()},
+      // Triton's ModelParameter form: {"key": {"string_value": "..."}}.
+      {"parameters", {{"precision", {{"string_value", engine::PrecisionName(info->precision)}}},
+                      {"requested_precision", {{"string_value", engine::PrecisionName(info->requested_precision)}}},
+                      {"cpu_isa", {{"string_value", info->cpu_isa}}},
+                      {"cpu_model", {{"string_value", info->cpu_model}}},
+                      {"compute", {{"string_value", info->compute}}}}},
       {"model_warmup", json::array()},
   };
   if (b.dynamic_batching) {

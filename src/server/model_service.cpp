@@ -47,6 +47,11 @@ Status ModelService::Load(const EngineFactory& factory) {
   }
   info_ = engines[0]->info();
   const auto load_ms = MsSince(t0);
+  std::fprintf(stderr, "clip-server: engine: %s %s (%s), %s (requested %s), %s, %d threads x %d instances\n",
+               std::string(engine::DeviceKindName(info_.device)).c_str(), info_.cpu_isa.c_str(),
+               info_.cpu_model.c_str(), std::string(engine::PrecisionName(info_.precision)).c_str(),
+               std::string(engine::PrecisionName(info_.requested_precision)).c_str(), info_.compute.c_str(),
+               info_.threads, count);
 
   // The queue's settings are the KServe ones; batching is allowed at all when
   // either personality batches, and then per request (Submit).

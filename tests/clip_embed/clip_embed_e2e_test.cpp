@@ -103,9 +103,10 @@ class ClipEmbedTest : public ::testing::Test {
   std::string P(const std::string& name) const { return (dir_ / name).string(); }
   std::string Img(const std::string& name) const { return (dir_ / "images" / name).string(); }
 
-  Result Run(const std::string& args) {
+  // `env`: VAR=value assignments for the child only.
+  Result Run(const std::string& args, const std::string& env = "") {
     const std::string err = P("stderr.txt");
-    const std::string cmd = kBinary + " " + args + " 2>" + err;
+    const std::string cmd = env + " " + kBinary + " " + args + " 2>" + err;
     const int rc = std::system(cmd.c_str());
     return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, Slurp(err)};
   }
@@ -141,7 +142,9 @@ class ClipEmbedTest : public ::testing::Test {
   std::vector<std::string> images_;
 };
 
-const char kTiny[] = "--model test-tiny --weights random:5 --threads 1 ";
+// fp32 explicitly: the outputs are compared with an fp32 engine in process,
+// and auto would pick bf16 on a CPU with native bf16.
+const char kTiny[] = "--model test-tiny --weights random:5 --threads 1 --precision fp32 ";
 
 TEST_F(ClipEmbedTest, DirectoryToNpySortedNormalizedMatchesEngine) {
   Result r = Run(std::string(kTiny) + "--batch-size 2 -o " + P("out.npy") + " " + P("images"));
@@ -250,6 +253,12 @@ TEST_F(ClipEmbedTest, BadFlagsAndWeights) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("nope.safetensors"));
   EXPECT_NE(Run("--model test-tiny --precision fp64 -o " + P("x.npy") + " " + P("images")).exit_code, 0);
+  // bf16 on a CPU without it (the cap simulates one): a usage error, exit 2,
+  // naming the missing feature and the alternative.
+  r = Run("--model test-tiny --precision bf16 -o " + P("x.npy") + " " + P("images"), "CLIPSERVE_MAX_CPU_ISA=avx2");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("avx512_bf16"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--precision fp32"), std::string::npos) << r.err;
   fs::create_directories(dir_ / "empty");
   r = Run(std::string(kTiny) + "-o " + P("x.npy") + " " + P("empty"));
   EXPECT_NE(r.exit_code, 0);

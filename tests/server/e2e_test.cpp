@@ -8,6 +8,7 @@
 #include <future>
 #include <regex>
 
+#include "common/cpu_features.h"
 #include "image/image.h"
 #include "server_process.h"
 #include "test_support.h"
@@ -26,9 +27,11 @@ using testing::ServerProcess;
 constexpr int kTinySize = 32;  // test-tiny: image 32, embed 32
 constexpr int kTinyDim = 32;
 
+// fp32 explicitly: embeddings are compared with an fp32 engine in process
+// (auto picks bf16 on a CPU with native bf16; AutoPrecision... tests auto).
 std::vector<std::string> TinyArgs(std::vector<std::string> more = {}) {
   std::vector<std::string> args = {"--model", "test-tiny", "--weights", "random:1", "--threads", "1",
-                                   "--threads-http", "32", "--background-warmup", "off"};
+                                   "--threads-http", "32", "--background-warmup", "off", "--precision", "fp32"};
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
@@ -260,6 +263,51 @@ TEST(ServerE2ETest, SigtermDrainsRequestsInFlightAndExitsZero) {
   // Drained without waiting out the 5 s batching delay.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << p->Stderr();
   EXPECT_NE(p->Stderr().find("draining"), std::string::npos);
+}
+
+// The default precision is resolved at start-up and reported, with the CPU
+// and the compute path, in /model-info and in the v2 model config.
+TEST(ServerE2ETest, AutoPrecisionIsResolvedAndReported) {
+  auto p = StartReady({"--model", "test-tiny", "--weights", "random:1", "--threads", "1", "--background-warmup", "off"});
+  httplib::Client rest("127.0.0.1", p->rest_port), v2("127.0.0.1", p->http_port);
+  auto info = rest.Get("/model-info");
+  ASSERT_TRUE(info && info->status == 200);
+  const json j = json::parse(info->body);
+  EXPECT_EQ(j["requested_precision"], "auto");
+  EXPECT_EQ(j["precision"], HostCpuFeatures().NativeBf16() ? "bf16" : "fp32");
+  EXPECT_EQ(j["cpu_isa"], HostCpuFeatures().Describe());
+  EXPECT_FALSE(j["compute"].get<std::string>().empty());
+  auto cfg = v2.Get("/v2/models/openclip_vit_b32/config");
+  ASSERT_TRUE(cfg && cfg->status == 200);
+  const json params = json::parse(cfg->body)["parameters"];
+  EXPECT_EQ(params["precision"]["string_value"], j["precision"]);
+  EXPECT_EQ(params["cpu_isa"]["string_value"], j["cpu_isa"]);
+  EXPECT_NE(p->Stderr().find("clip-server: engine: cpu " + HostCpuFeatures().Describe()), std::string::npos)
+      << p->Stderr();
+}
+
+// bf16 on a CPU without native bf16 (simulated with the ISA cap) is refused
+// at start-up: exit 2 before any listener opens, naming the missing feature
+// and the alternative.
+TEST(ServerE2ETest, Bf16WithoutNativeSupportExitsTwoAtStartup) {
+  ::setenv("CLIPSERVE_MAX_CPU_ISA", "avx2", 1);
+  ServerProcess p({"--model", "test-tiny", "--precision", "bf16"});
+  ::unsetenv("CLIPSERVE_MAX_CPU_ISA");
+  auto code = p.WaitExit(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value()) << "clip-server kept running with --precision bf16 on a capped CPU";
+  EXPECT_EQ(*code, 2) << p.Stderr();
+  const std::string err = p.Stderr();
+  EXPECT_NE(err.find("avx512_bf16"), std::string::npos) << err;
+  EXPECT_NE(err.find("--precision fp32"), std::string::npos) << err;
+  EXPECT_EQ(err.find("listening"), std::string::npos) << err;
+
+  ::setenv("CLIPSERVE_MAX_CPU_ISA", "avx3", 1);
+  ServerProcess bad_cap({"--model", "test-tiny"});
+  ::unsetenv("CLIPSERVE_MAX_CPU_ISA");
+  auto bad = bad_cap.WaitExit(std::chrono::seconds(30));
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(*bad, 2);
+  EXPECT_NE(bad_cap.Stderr().find("CLIPSERVE_MAX_CPU_ISA"), std::string::npos) << bad_cap.Stderr();
 }
 
 }  // namespace

@@ -17,13 +17,13 @@ int main(int argc, char** argv) {
   namespace engine = clipserve::engine;
   CLI::App app{"clip-engine-throughput: in-process Engine::Embed timing per batch size"};
   engine::EngineOptions o;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   std::string device = "cpu";
   std::vector<int> batch_sizes = {1, 4, 8, 16, 32};
   int iterations = 10;
   app.add_option("--model", o.model, "Built-in ViT config (default ViT-B-32)");
   app.add_option("--weights", o.weights, "Weights file or random:SEED (default random:0)");
-  app.add_option("--precision", precision, "fp32 | bf16 | fp16 (default fp32)");
+  app.add_option("--precision", precision, "auto | fp32 | bf16 | fp16 (default auto)");
   app.add_option("--device", device, "cpu | cuda | cuda:N (default cpu)");
   app.add_option("--threads", o.threads, "Intra-op threads; 0 = all cores (default 0)");
   app.add_option("--batch-sizes", batch_sizes, "Batch sizes (default 1,4,8,16,32)")->delimiter(',');
@@ -51,9 +51,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& info = (*e)->info();
-  std::printf("engine: %s %s %s threads=%d image=%d dim=%d\n", info.model_name.c_str(),
-              std::string(engine::PrecisionName(info.precision)).c_str(),
-              std::string(engine::DeviceKindName(info.device)).c_str(), info.threads, info.image_size, info.embed_dim);
+  std::printf("engine: %s %s (requested %s) %s threads=%d image=%d dim=%d\ncpu: %s, %s\ncompute: %s\n",
+              info.model_name.c_str(), std::string(engine::PrecisionName(info.precision)).c_str(),
+              std::string(engine::PrecisionName(info.requested_precision)).c_str(),
+              std::string(engine::DeviceKindName(info.device)).c_str(), info.threads, info.image_size, info.embed_dim,
+              info.cpu_model.c_str(), info.cpu_isa.c_str(), info.compute.c_str());
   double best = 0;
   int best_batch = 0;
   for (int b : batch_sizes) {
