@@ -30,6 +30,22 @@ std::string CpuModel(const json& doc) {
   return h.is_object() ? h.value("cpu_model", "(unknown)") : "(unknown)";
 }
 
+std::string HostCpuIsa(const json& doc) {
+  auto c = doc.find("context");
+  if (c == doc.end() || !c->is_object()) return "(unknown)";
+  const json& h = c->value("host", json::object());
+  return h.is_object() && h.contains("cpu_isa") && h["cpu_isa"].is_string() ? h["cpu_isa"].get<std::string>()
+                                                                             : "(unknown)";
+}
+
+// A fact the server reported about its compute (json_reporter's
+// server_compute): "(unknown)" when absent or null.
+std::string ServerFact(const json& backend, const char* key) {
+  const json sc = backend.value("server_compute", json::object());
+  if (!sc.is_object() || !sc.contains(key) || !sc[key].is_string()) return "(unknown)";
+  return sc[key].get<std::string>();
+}
+
 std::string Cell(double v) {
   if (!std::isfinite(v)) return "-";
   char buf[32];
@@ -41,6 +57,22 @@ std::string Cell(double v) {
 
 std::vector<std::string> FairnessWarnings(const std::vector<BackendView>& views) {
   std::vector<std::string> w;
+  // Per backend: what each server computed with. Two backends in one file
+  // can differ here too.
+  auto check_views = [&](const std::string& what, const char* key) {
+    std::set<std::string> seen;
+    std::string detail;
+    for (const auto& v : views) {
+      const std::string val = ServerFact(*v.data, key);
+      seen.insert(val);
+      detail += (detail.empty() ? "" : ", ") + v.label + "=" + val;
+    }
+    if (seen.size() > 1) w.push_back(what + " differ: " + detail);
+  };
+  if (views.size() >= 2) {
+    check_views("Server precisions", "precision");
+    check_views("Server CPU ISAs", "cpu_isa");
+  }
   std::set<const json*> docs;
   for (const auto& v : views) docs.insert(v.doc);
   if (docs.size() < 2) return w;
@@ -58,6 +90,7 @@ std::vector<std::string> FairnessWarnings(const std::vector<BackendView>& views)
   };
   check("GPU models", [](const json& d) { return GpuName(d); });
   check("Host CPUs", [](const json& d) { return CpuModel(d); });
+  check("Host CPU ISAs", [](const json& d) { return HostCpuIsa(d); });
   check("--batch-sizes", [](const json& d) { return ConfigString(d, "batch_sizes"); });
   check("--iterations", [](const json& d) { return ConfigString(d, "iterations"); });
   check("--concurrency", [](const json& d) { return ConfigString(d, "concurrency"); });
@@ -156,6 +189,13 @@ ValidationReport ValidateResult(const json& doc) {
     r.warnings.push_back("gpu_specs: GPU not available on this machine (" +
                          doc["gpu_specs"].value("reason", std::string("no reason recorded")) + ")");
   }
+  // Our runner records the CPU it ran on and what each server computed with
+  // (the original script's files have no context: nothing to require).
+  if (doc.contains("context") && doc["context"].is_object()) {
+    if (HostCpuIsa(doc) == "(unknown)") r.missing.push_back("context.host.cpu_isa");
+  } else {
+    r.warnings.push_back("context absent (original script's file?): CPU ISA and precision unknown");
+  }
   std::vector<std::string> backends;
   const std::string cfg_backend = doc.contains("config") && doc["config"].is_object()
                                       ? doc["config"].value("backend", std::string()) : std::string();
@@ -189,6 +229,17 @@ ValidationReport ValidateResult(const json& doc) {
       continue;
     }
     const json& bj = doc[b];
+    if (doc.contains("context")) {
+      if (!bj.contains("server_compute")) {
+        r.missing.push_back(b + ".server_compute");
+      } else {
+        for (const char* k : {"precision", "cpu_isa"}) {
+          if (ServerFact(bj, k) == "(unknown)") {
+            r.warnings.push_back(b + ".server_compute." + k + ": the server did not report it (not a clip-server?)");
+          }
+        }
+      }
+    }
     if (std::isnan(NumberAt(bj, "cold_start.first_request_ms"))) r.missing.push_back(b + ".cold_start.first_request_ms");
     auto check_phase = [&](const std::string& name, bool concurrent) {
       if (!bj.contains(name) || !bj[name].is_object()) {

@@ -115,6 +115,28 @@ json GpuStateJson(const GpuState& s) {
   return j;
 }
 
+// What the server computes with, from the metadata it reported: clip-server's
+// REST /model-info fields, or its v2 model config "parameters" (Triton's
+// {"key": {"string_value": ...}} form). null for a server that says nothing
+// (a real Triton), so compare/validate can tell "unknown" from "equal".
+json ServerComputeJson(const json& info) {
+  json out = {{"precision", nullptr}, {"requested_precision", nullptr}, {"cpu_isa", nullptr}, {"compute", nullptr}};
+  for (const auto& [path, body] : info.items()) {
+    if (!body.is_object()) continue;
+    const json* params = body.contains("parameters") && body["parameters"].is_object() ? &body["parameters"] : nullptr;
+    for (auto& [key, value] : out.items()) {
+      if (!value.is_null()) continue;
+      if (body.contains(key) && body[key].is_string()) {
+        value = body[key];
+      } else if (params && params->contains(key) && (*params)[key].is_object() &&
+                 (*params)[key].contains("string_value")) {
+        value = (*params)[key]["string_value"];
+      }
+    }
+  }
+  return out;
+}
+
 json CountersJson(const TritonModelCounters& c) {
   // The first five keys are the original script's; the rest are ours.
   return {{"inference_request_success", Opt(c.request_success)},
@@ -217,6 +239,7 @@ json BuildResultJson(const RunResult& r) {
   doc["gpu_before"] = GpuStateJson(r.gpu_before);
   doc["gpu_after"] = GpuStateJson(r.gpu_after);
   json failures = json::array();
+  json server_compute = json::object();
   for (const BackendRun& b : r.backends) {
     json bj;
     bj["url"] = b.url;
@@ -238,6 +261,8 @@ json BuildResultJson(const RunResult& r) {
       json parsed = json::parse(body, nullptr, false);
       info[path] = parsed.is_discarded() ? json(body) : parsed;
     }
+    bj["server_compute"] = ServerComputeJson(info);
+    server_compute[b.backend] = bj["server_compute"];
     bj["server_info"] = std::move(info);
     json probes = {{"ids", b.probes.ids}, {"embeddings", json::array()},
                    {"error", b.probes.error.empty() ? json(nullptr) : json(b.probes.error)}};
@@ -264,8 +289,9 @@ json BuildResultJson(const RunResult& r) {
                     {"runner", "benchmark_backends"},
                     {"runner_version", RunnerVersion()},
                     {"git_sha", RunnerGitSha().empty() ? json(nullptr) : json(RunnerGitSha())},
-                    {"host", {{"cpu_model", h.cpu_model}, {"logical_cores", h.logical_cores}, {"os", h.os},
-                              {"hostname", h.hostname}}},
+                    {"host", {{"cpu_model", h.cpu_model}, {"cpu_isa", h.cpu_isa}, {"logical_cores", h.logical_cores},
+                              {"os", h.os}, {"hostname", h.hostname}}},
+                    {"server_compute", server_compute},
                     {"image_source", r.image_source},
                     {"inputs", r.inputs_description},
                     {"percentile_method", "linear interpolation between closest ranks (numpy default, type 7)"},

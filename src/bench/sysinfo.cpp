@@ -1,5 +1,7 @@
 #include "bench/sysinfo.h"
 
+#include "common/cpu_features.h"
+
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -61,6 +63,7 @@ HostInfo QueryHost() {
       break;
     }
   }
+  h.cpu_isa = HostCpuFeatures().Describe();
   h.logical_cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   utsname u{};
   if (uname(&u) == 0) {

@@ -17,6 +17,7 @@ namespace clipserve::bench {
 
 struct HostInfo {
   std::string cpu_model;
+  std::string cpu_isa;    // CpuFeatures::Describe() of the runner's host, e.g. "avx2+fma"
   int logical_cores = 0;
   std::string os;         // "Linux 6.1.0 x86_64"
   std::string hostname;

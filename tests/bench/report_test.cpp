@@ -218,6 +218,48 @@ TEST(Compare, WarnsWhenSettingsOrGpusDiffer) {
   EXPECT_NE(out.str().find("!!! WARNING"), std::string::npos);
 }
 
+// Runs on different CPU ISAs or precisions are not the same setting, whether
+// they sit in two files or in one.
+TEST(Compare, WarnsWhenCpuIsaOrPrecisionDiffer) {
+  json a = BuildResultJson(FakeRun("triton"));
+  json b = BuildResultJson(FakeRun("pytorch"));
+  a["context"]["host"]["cpu_isa"] = "avx512+bf16+vnni";
+  b["context"]["host"]["cpu_isa"] = "avx2+fma";
+  a["triton"]["server_compute"] = {{"precision", "bf16"}, {"cpu_isa", "avx512+bf16+vnni"}};
+  b["pytorch"]["server_compute"] = {{"precision", "fp32"}, {"cpu_isa", "avx2+fma"}};
+  auto table = BuildCompareTable(CollectBackends({{"a", &a}, {"b", &b}}));
+  std::string all;
+  for (const auto& w : table.warnings) all += w + "\n";
+  EXPECT_NE(all.find("Host CPU ISAs differ"), std::string::npos) << all;
+  EXPECT_NE(all.find("Server precisions differ"), std::string::npos) << all;
+  EXPECT_NE(all.find("Server CPU ISAs differ"), std::string::npos) << all;
+
+  json both = BuildResultJson(FakeRun("both"));
+  both["triton"]["server_compute"] = {{"precision", "bf16"}, {"cpu_isa", "avx512+bf16"}};
+  both["pytorch"]["server_compute"] = {{"precision", "fp32"}, {"cpu_isa", "avx512+bf16"}};
+  auto one_file = BuildCompareTable(CollectBackends({{"both", &both}}));
+  ASSERT_EQ(one_file.warnings.size(), 1u);
+  EXPECT_NE(one_file.warnings[0].find("Server precisions differ"), std::string::npos);
+
+  both["pytorch"]["server_compute"]["precision"] = "bf16";
+  EXPECT_TRUE(BuildCompareTable(CollectBackends({{"both", &both}})).warnings.empty());
+}
+
+TEST(Validate, RequiresTheCpuIsaAndReportsUnknownServerCompute) {
+  json ours = BuildResultJson(FakeRun("both"));
+  EXPECT_FALSE(ours["context"]["host"]["cpu_isa"].get<std::string>().empty());
+  ASSERT_TRUE(ours["triton"].contains("server_compute"));
+  ours["context"]["host"].erase("cpu_isa");
+  ours["pytorch"].erase("server_compute");
+  auto r = ValidateResult(ours);
+  auto has = [&](const std::string& s) { return std::find(r.missing.begin(), r.missing.end(), s) != r.missing.end(); };
+  EXPECT_TRUE(has("context.host.cpu_isa"));
+  EXPECT_TRUE(has("pytorch.server_compute"));
+  bool warned = false;
+  for (const auto& w : r.warnings) warned |= w.find("triton.server_compute.precision") != std::string::npos;
+  EXPECT_TRUE(warned) << "a server that does not report its precision is worth a warning";
+}
+
 TEST(Report, SelfContainedHtmlWithCharts) {
   const json t = Fixture("seed-result-triton-rtx3070.json");
   const json ours = BuildResultJson(FakeRun("both"));
