@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROW = re.compile(r"^\| (\S+) \| fp32 \| (\d+) \| ([\d.]+) \| [\d.]+ \|.*\| ([\d.]+), [\d.]+")
+ROW = re.compile(r"^\| (\S+) \| fp32 \| (\d+) \| ([\d.]+) \| [\d.]+ \|(?:.*\|)? ([\d.]+), [\d.]+")
 
 
 def parse(text, rows):
