@@ -26,6 +26,10 @@ HttpHandler Counted(metrics::CounterFamily* counter, std::string api, std::strin
 bool WantsOctetStream(const HttpRequest& request);
 
 // JSON string literal (quotes included) of `s`, escaped per RFC 8259.
+// Bytes that are not valid UTF-8 become U+FFFD, so echoing client input
+// (a path, a header) always gives valid UTF-8 JSON. Every JSON body of the
+// server is dumped the same way (nlohmann's error_handler_t::replace):
+// its default throws on invalid UTF-8, and one such path killed the server.
 std::string JsonQuote(std::string_view s);
 
 }  // namespace clipserve::server

@@ -100,8 +100,13 @@ struct HttpServer::Impl {
   bool stopped = false;
   std::atomic<bool> exited{false};
 
+  // Never throws: httplib calls this outside any handler's try, where an
+  // escaped exception would end the process.
   std::string ErrorBody(int status, std::string_view message) const {
-    if (options.error_body) return options.error_body(status, message);
+    try {
+      if (options.error_body) return options.error_body(status, message);
+    } catch (...) {
+    }
     return "{\"error\":" + JsonQuote(message) + "}";
   }
 

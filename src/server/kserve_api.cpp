@@ -110,7 +110,7 @@ int KserveApi::HttpStatusFor(const Status& status) {
 
 std::string KserveApi::ErrorBody(int http_status, std::string_view message) {
   (void)http_status;
-  return json{{"error", message}}.dump();
+  return json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void KserveApi::Fail(HttpResponse& res, const Status& status) {
@@ -144,7 +144,7 @@ void KserveApi::ServerMetadata(const HttpRequest&, HttpResponse& res) {
   res.body = json{{"name", "triton"},
                   {"version", options_.server_version},
                   {"extensions", {"binary_tensor_data", "model_configuration", "statistics", "parameters"}}}
-                 .dump();
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void KserveApi::RepositoryIndex(const HttpRequest&, HttpResponse& res) {
@@ -154,7 +154,7 @@ void KserveApi::RepositoryIndex(const HttpRequest&, HttpResponse& res) {
                      {"version", service_->options().model_version},
                      {"state", service_->ready() ? "READY" : "LOADING"}});
   }
-  res.body = index.dump();
+  res.body = index.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void KserveApi::ModelMetadata(const HttpRequest& req, HttpResponse& res) {
@@ -169,7 +169,7 @@ void KserveApi::ModelMetadata(const HttpRequest& req, HttpResponse& res) {
                   {"platform", options_.platform},
                   {"inputs", {{{"name", m.input_name}, {"datatype", m.input_datatype}, {"shape", input_shape}}}},
                   {"outputs", {{{"name", m.output_name}, {"datatype", "FP32"}, {"shape", {-1, info->embed_dim}}}}}}
-                 .dump();
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void KserveApi::ModelReady(const HttpRequest& req, HttpResponse& res) {
@@ -230,19 +230,19 @@ void KserveApi::ModelConfig(const HttpRequest& req, HttpResponse& res) {
                                   {"max_queue_size", b.max_queue_size}}},
         {"priority_queue_policy", json::object()}};
   }
-  res.body = config.dump();
+  res.body = config.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void KserveApi::ModelStats(const HttpRequest& req, HttpResponse& res) {
   auto model = FindModel(req);
   if (!model.ok()) return Fail(res, model.status());
-  res.body = json{{"model_stats", {StatsJson((*model)->stats->Snapshot())}}}.dump();
+  res.body = json{{"model_stats", {StatsJson((*model)->stats->Snapshot())}}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void KserveApi::AllStats(const HttpRequest&, HttpResponse& res) {
   json all = json::array();
   for (const auto& model : models_) all.push_back(StatsJson(model.stats->Snapshot()));
-  res.body = json{{"model_stats", all}}.dump();
+  res.body = json{{"model_stats", all}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 StatusOr<EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request) {

@@ -17,7 +17,7 @@ using nlohmann::json;
 // FastAPI/pydantic's 422 body: {"detail": [{"loc": [...], "msg": ..., "type": ...}]}.
 std::string ValidationError(json loc, std::string_view msg, std::string_view type) {
   json item = {{"loc", std::move(loc)}, {"msg", msg}, {"type", type}};
-  return json{{"detail", json::array({item})}}.dump();
+  return json{{"detail", json::array({item})}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -58,7 +58,7 @@ int RestApi::HttpStatusFor(const Status& status) {
 
 std::string RestApi::ErrorBody(int http_status, std::string_view message) {
   (void)http_status;
-  return json{{"detail", message}}.dump();
+  return json{{"detail", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void RestApi::Fail(HttpResponse& res, const Status& status) {
@@ -98,7 +98,7 @@ std::string RestApi::ModelInfoJson() const {
       {"max_batch_size", service_->options().rest_batching.max_batch_size},
       {"dynamic_batching", service_->options().rest_batching.dynamic_batching},
   };
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void RestApi::ModelInfo(const HttpRequest&, HttpResponse& res) {
@@ -122,7 +122,7 @@ void RestApi::GpuInfo(const HttpRequest&, HttpResponse& res) {
             {"torch_version", facts.torch_version},
             {"gpus", gpus}};
   if (const auto* info = service_->engine_info()) j["device"] = engine::DeviceKindName(info->device);
-  res.body = j.dump();
+  res.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "server/api_common.h"
 #include "server/base64.h"
 #include "server/clip_server.h"
 #include "server/kserve_codec.h"
@@ -205,6 +206,22 @@ TEST(ServerConfigTest, RejectsBadValuesNamingTheFlag) {
   bad([](ServerConfig& c) { c.warmup_batch_sizes = {64}; }, "--warmup-batch-sizes");
   bad([](ServerConfig& c) { c.http_threads = 0; }, "--threads-http");
   bad([](ServerConfig& c) { c.preferred_batch_sizes = {64}; }, "preferred_batch_size");
+}
+
+// Echoed client bytes always make valid UTF-8 JSON: valid sequences kept,
+// anything else (stray continuation bytes, overlongs, surrogates, truncated
+// sequences, bytes above U+10FFFF) replaced by U+FFFD.
+TEST(JsonQuoteTest, InvalidUtf8BecomesReplacementCharacters) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  for (std::string bad : {std::string("/nope\xff"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+                          std::string("\xe2\x82"), std::string("\xf4\x90\x80\x80"), std::string("\x80x")}) {
+    const std::string q = JsonQuote(bad);
+    EXPECT_NE(q.find("\xef\xbf\xbd"), std::string::npos) << q;  // U+FFFD
+    const auto parsed = nlohmann::json::parse(q, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << q;
+    EXPECT_NO_THROW((void)parsed.dump());  // strict dump: valid UTF-8
+  }
 }
 
 }  // namespace

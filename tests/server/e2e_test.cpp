@@ -310,5 +310,27 @@ TEST(ServerE2ETest, Bf16WithoutNativeSupportExitsTwoAtStartup) {
   EXPECT_NE(bad_cap.Stderr().find("CLIPSERVE_MAX_CPU_ISA"), std::string::npos) << bad_cap.Stderr();
 }
 
+// A path that is not valid UTF-8 once percent-decoded used to make the
+// error body's JSON encoder throw and end the process (all three
+// listeners). Now every port answers a valid UTF-8 JSON 404 and keeps serving.
+TEST(ServerE2ETest, InvalidUtf8PathIsAJson404AndTheServerKeepsServing) {
+  auto p = StartReady(TinyArgs());
+  for (int port : {p->rest_port, p->http_port, p->metrics_port}) {
+    httplib::Client c("127.0.0.1", port);
+    for (const char* path : {"/nope%FF", "/v2/models/a%FFb", "/v2/models/a%C0%AF/infer", "/%ED%A0%80"}) {
+      auto r = c.Get(path);
+      ASSERT_TRUE(r) << "no answer on port " << port << " for " << path << "\n" << p->Stderr();
+      EXPECT_GE(r->status, 400) << path;
+      EXPECT_LT(r->status, 500) << path;
+      const json body = json::parse(r->body, nullptr, false);
+      ASSERT_FALSE(body.is_discarded()) << r->body;
+      EXPECT_NO_THROW((void)body.dump()) << r->body;
+    }
+  }
+  ASSERT_TRUE(p->Alive()) << p->Stderr();
+  httplib::Client v2("127.0.0.1", p->http_port);
+  EXPECT_EQ(v2.Get("/v2/health/ready")->status, 200);
+}
+
 }  // namespace
 }  // namespace clipserve::server
