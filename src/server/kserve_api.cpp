@@ -290,7 +290,11 @@ StatusOr<EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRe
       }
       pixels = in.fp32;  // copy: the request is const; FP32 JSON is the slow path anyway
     }
-    return service_->EmbedPixels(m.route, std::move(pixels), n);
+    auto out = service_->EmbedPixels(m.route, std::move(pixels), n);
+    if (!out.ok() && out.status().code() == StatusCode::kInvalidArgument) {
+      return out.status().WithPrefix("input '" + in.name + "'");
+    }
+    return out;
   }
 
   // BYTES: [N] or [N,1] encoded images.

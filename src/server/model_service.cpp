@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/finite.h"
 #include "image/image.h"
 
 namespace clipserve::server {
@@ -105,6 +106,20 @@ void ModelService::StartBackgroundWarmup() {
 }
 
 StatusOr<EmbedOutcome> ModelService::EmbedPixels(InferRoute route, std::vector<float> pixels, int num_images) {
+  // A NaN or infinity would run through the model and come back as a null
+  // embedding with 200; it is the client's bad input. Returned unrecorded,
+  // like the caller's own shape/type validation, which records it (header).
+  const auto bad = ready() ? FirstNonFinite(pixels) : std::nullopt;  // not ready: Submit says so
+  if (bad) {
+    const std::size_t per_image = FloatsPerImage(info_.image_size);
+    const std::size_t plane = per_image / 3, side = static_cast<std::size_t>(info_.image_size);
+    const std::size_t image = *bad / per_image, rest = *bad % per_image;
+    Status st(StatusCode::kInvalidArgument,
+              "non-finite value (NaN or Inf) at element " + std::to_string(*bad) + " (image " +
+                  std::to_string(image) + ", channel " + std::to_string(rest / plane) + ", y " +
+                  std::to_string(rest % plane / side) + ", x " + std::to_string(rest % side) + ")");
+    return st;
+  }
   return Submit(route, std::move(pixels), num_images, 0);
 }
 

@@ -101,6 +101,9 @@ class ModelService {
   // pixels: num_images * 3 * S * S floats in [0, 1], CHW (the engine layout).
   // Errors: Unavailable (not ready / shutting down), ResourceExhausted (queue
   // full), DeadlineExceeded (queue timeout), InvalidArgument, engine errors.
+  // A NaN or Inf is InvalidArgument naming the first such element (image,
+  // channel, y, x); like the caller's own input validation, that failure is
+  // not recorded in the stats here: the caller records it.
   StatusOr<EmbedOutcome> EmbedPixels(InferRoute route, std::vector<float> pixels, int num_images);
 
   // Decodes and preprocesses every image (open_clip's transform), then

@@ -45,6 +45,15 @@ TEST(DataUriTest, StripsBase64DataUrisOnly) {
   EXPECT_EQ(*StripDataUri("AAAA"), "AAAA");
   EXPECT_FALSE(StripDataUri("data:image/png,raw").ok());
   EXPECT_FALSE(StripDataUri("data:image/png;base64").ok());
+  EXPECT_EQ(*StripDataUri("data:IMAGE/JPEG;base64,AAAA"), "AAAA");
+  EXPECT_EQ(*StripDataUri("data:;base64,AAAA"), "AAAA");
+  EXPECT_EQ(*StripDataUri("data:image/webp;charset=x;base64,AAAA"), "AAAA");
+  for (const char* not_image : {"data:text/html;base64,AAAA", "data:application/pdf;base64,AAAA",
+                                "data:imagex/png;base64,AAAA"}) {
+    auto r = StripDataUri(not_image);
+    ASSERT_FALSE(r.ok()) << not_image;
+    EXPECT_NE(r.status().message().find("not an image"), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(KserveCodecTest, ParsesJsonTensorNestedOrFlat) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 
 #include "server_fixture.h"
 #include "test_support.h"
@@ -150,6 +151,39 @@ TEST(KserveApiTest, InferBinaryBothDirectionsAndVersionedPath) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(Floats(SplitResponse(*res).second), ServerFixture::ExpectedEmbedding(a));
+}
+
+// NaN or Inf in an FP32 tensor used to run through the model and come back
+// as null embeddings with 200. Now: 400 naming the input and the first bad
+// element (flat index and its image/channel/y/x), the failure counted, and
+// the server keeps serving.
+TEST(KserveApiTest, NonFiniteTensorIs400NamingInputAndElement) {
+  ServerFixture f;
+  auto c = f.Kserve();
+  std::vector<float> px(2ull * 3 * S * S, 0.5f);
+  const std::size_t bad = 3ull * S * S + 1ull * S * S + 2ull * S + 3;  // image 1, channel 1, y 2, x 3
+  for (float v : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity()}) {
+    px[bad] = v;
+    json header = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {2, 3, S, S}},
+                                {"parameters", {{"binary_data_size", px.size() * 4}}}}}}};
+    auto res = PostBinary(*c, "/v2/models/openclip_vit_b32/infer", header.dump(), FloatBytes(px));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+    const std::string err = json::parse(res->body)["error"];
+    EXPECT_NE(err.find("input 'image'"), std::string::npos) << err;
+    EXPECT_NE(err.find("element " + std::to_string(bad)), std::string::npos) << err;
+    EXPECT_NE(err.find("image 1, channel 1, y 2, x 3"), std::string::npos) << err;
+  }
+  px[bad] = 0.25f;
+  json header = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {2, 3, S, S}},
+                              {"parameters", {{"binary_data_size", px.size() * 4}}}}}}};
+  auto ok = PostBinary(*c, "/v2/models/openclip_vit_b32/infer", header.dump(), FloatBytes(px));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  auto stats = c->Get("/v2/models/openclip_vit_b32/stats");
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(json::parse(stats->body)["model_stats"][0]["inference_stats"]["fail"]["count"], 3);
 }
 
 TEST(KserveApiTest, ImageModelBinaryAndJsonBytesMatchRestAndTensorModel) {

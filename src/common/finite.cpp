@@ -1,0 +1,38 @@
+#include "common/finite.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace clipserve {
+namespace {
+
+// Exponent bits all ones <=> NaN or infinity. Blocks of 256 values are
+// scanned branch-free (the compiler vectorizes the OR-reduction); only a
+// block that has one is searched element by element.
+__attribute__((target_clones("avx2", "default"))) bool BlockHasNonFinite(const float* p, std::size_t n) {
+  std::uint32_t any = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, p + i, sizeof(u));
+    any |= static_cast<std::uint32_t>((u & 0x7F800000u) == 0x7F800000u);
+  }
+  return any != 0;
+}
+
+}  // namespace
+
+std::optional<std::size_t> FirstNonFinite(std::span<const float> values) {
+  constexpr std::size_t kBlock = 256;
+  for (std::size_t b = 0; b < values.size(); b += kBlock) {
+    const std::size_t n = values.size() - b < kBlock ? values.size() - b : kBlock;
+    if (!BlockHasNonFinite(values.data() + b, n)) continue;
+    for (std::size_t i = b; i < b + n; ++i) {
+      std::uint32_t u;
+      std::memcpy(&u, &values[i], sizeof(u));
+      if ((u & 0x7F800000u) == 0x7F800000u) return i;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace clipserve
