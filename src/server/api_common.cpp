@@ -1,5 +1,9 @@
 #include "server/api_common.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 
 namespace clipserve::server {
@@ -99,6 +103,18 @@ std::string JsonQuote(std::string_view s) {
   }
   out += '"';
   return out;
+}
+
+std::string HideInternalError(std::string_view api, std::string_view detail) {
+  static std::atomic<unsigned long long> next{1};
+  char id[40];
+  std::snprintf(id, sizeof id, "%x-%llu", static_cast<unsigned>(getpid()), next.fetch_add(1));
+  const long long ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string line = "{\"ts_ms\":" + std::to_string(ts_ms) + ",\"api\":" + JsonQuote(api) +
+                           ",\"error_id\":" + JsonQuote(id) + ",\"internal_error\":" + JsonQuote(detail) + "}\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  return std::string("internal error (id ") + id + "): see the server log";
 }
 
 }  // namespace clipserve::server

@@ -32,4 +32,9 @@ bool WantsOctetStream(const HttpRequest& request);
 // its default throws on invalid UTF-8, and one such path killed the server.
 std::string JsonQuote(std::string_view s);
 
+// The client-facing message of a 500: "internal error (id 3f1a-42): see the
+// server log". The detail (exception text, engine message: library words,
+// paths) is written to stderr as one JSON line with the same id, never sent.
+std::string HideInternalError(std::string_view api, std::string_view detail);
+
 }  // namespace clipserve::server

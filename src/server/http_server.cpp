@@ -120,11 +120,11 @@ struct HttpServer::Impl {
       } catch (const std::exception& e) {
         out = HttpResponse{};
         out.status = 500;
-        out.body = ErrorBody(500, std::string("internal error: ") + e.what());
+        out.body = ErrorBody(500, HideInternalError(options.name, e.what()));
       } catch (...) {
         out = HttpResponse{};
         out.status = 500;
-        out.body = ErrorBody(500, "internal error: unknown exception");
+        out.body = ErrorBody(500, HideInternalError(options.name, "unknown exception"));
       }
       t_batch_size = out.batch_size;
       res.status = out.status;
@@ -191,7 +191,7 @@ HttpServer::HttpServer(HttpServerOptions options, std::vector<Route> routes) : i
     } catch (...) {
     }
     res.status = 500;
-    res.set_content(impl->ErrorBody(500, "internal error: " + what), "application/json");
+    res.set_content(impl->ErrorBody(500, HideInternalError(impl->options.name, what)), "application/json");
   });
 
   if (opt.access_log) {

@@ -115,7 +115,7 @@ std::string KserveApi::ErrorBody(int http_status, std::string_view message) {
 
 void KserveApi::Fail(HttpResponse& res, const Status& status) {
   res.status = HttpStatusFor(status);
-  res.body = ErrorBody(res.status, status.message());
+  res.body = ErrorBody(res.status, res.status == 500 ? HideInternalError("kserve", status.message()) : status.message());
 }
 
 StatusOr<const KserveApi::Model*> KserveApi::FindModel(const HttpRequest& req) const {

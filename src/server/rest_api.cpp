@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <bit>
+#include <filesystem>
 
 #include "server/api_common.h"
 #include "server/base64.h"
@@ -63,7 +64,7 @@ std::string RestApi::ErrorBody(int http_status, std::string_view message) {
 
 void RestApi::Fail(HttpResponse& res, const Status& status) {
   res.status = HttpStatusFor(status);
-  res.body = ErrorBody(res.status, status.message());
+  res.body = ErrorBody(res.status, res.status == 500 ? HideInternalError("rest", status.message()) : status.message());
 }
 
 void RestApi::Health(const HttpRequest&, HttpResponse& res) {
@@ -83,7 +84,9 @@ std::string RestApi::ModelInfoJson() const {
   if (info->device == engine::DeviceKind::kCuda) device += ":" + std::to_string(info->device_index);
   json j = {
       {"model_name", info->model_name},
-      {"pretrained", info->weights},
+      // The file's name only: directories say nothing about the model and
+      // can tell a client about the host.
+      {"pretrained", std::filesystem::path(info->weights).filename().string()},
       {"device", device},
       {"embedding_dim", info->embed_dim},
       {"image_size", info->image_size},

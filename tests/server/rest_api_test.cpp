@@ -76,6 +76,26 @@ TEST(RestApiTest, EmbedBase64PlainAndDataUri) {
   EXPECT_NE(timing.find("compute;dur="), std::string::npos);
 }
 
+// An engine failure is a 500 whose body carries an id, not the engine's (or
+// a library's) words; the next request is served.
+TEST(RestApiTest, InternalErrorsShowAnIdNotTheirDetail) {
+  ServerFixture f;
+  auto c = f.Rest();
+  f.engine()->set_hook([](int) { return InternalError("forward failed: [json.exception.type_error.316] /secret/path"); });
+  const json req = {{"images", {Base64(MakeJpeg(20, 20, 3))}}};
+  auto res = c->Post("/embed/base64", req.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  const std::string detail = json::parse(res->body)["detail"];
+  EXPECT_EQ(detail.rfind("internal error (id ", 0), 0u) << detail;
+  EXPECT_EQ(detail.find("secret"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("json.exception"), std::string::npos) << detail;
+  f.engine()->set_hook(nullptr);
+  res = c->Post("/embed/base64", req.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
 TEST(RestApiTest, EmbedBatchMultipartKeepsFileOrder) {
   ServerFixture f;
   auto c = f.Rest();
