@@ -42,6 +42,7 @@ struct Flags {
   std::vector<std::string> apis = {"rest", "kserve"};
   std::string precision = "auto";
   std::string device = "cpu";
+  std::string engine_kind = "torch";
   std::string rest_batching = "off";
   std::string kserve_batching = "on";
   std::string background_warmup = "on";
@@ -71,6 +72,10 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "auto | fp32 | bf16 | fp16 (default auto: bf16 on a CPU with native bf16, else fp32; fp16 on CUDA)")
       ->envname(env("PRECISION"));
   app.add_option("--device", f.device, "cpu | cuda | cuda:N (default cpu)")->envname(env("DEVICE"));
+  app.add_option("--engine", f.engine_kind,
+                 "torch | null (default torch; null: no model, a fixed unit vector per image, to measure the server "
+                 "itself, like Triton's identity backend)")
+      ->check(CLI::IsMember({"torch", "null"}))->envname(env("ENGINE"));
   app.add_option("--threads", e.threads, "Intra-op threads in total, split over instances; 0 = all cores (default 0)")
       ->envname(env("THREADS"));
   app.add_option("--model-name", c.model_name, "KServe model name; the image model adds _image (default openclip_vit_b32)")
@@ -126,6 +131,7 @@ Status Finish(Flags& f) {
   c.background_warmup = ParseOnOff(f.background_warmup);
   c.access_log = ParseOnOff(f.access_log);
   ASSIGN_OR_RETURN(c.engine.precision, engine::ParsePrecision(f.precision));
+  c.engine.null_engine = f.engine_kind == "null";
   std::string dev = f.device;
   if (auto colon = dev.find(':'); colon != std::string::npos) {
     try {

@@ -66,6 +66,9 @@ struct EngineOptions {
   DeviceKind device = DeviceKind::kCpu;
   int device_index = 0;
   int threads = 0;                 // 0 = all hardware threads
+  // No model: the NullEngine (null_engine.h) with this config's sizes; no
+  // weights are read and nothing is computed (`--engine null`).
+  bool null_engine = false;
 };
 
 class Engine {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/engine.h"
+#include "engine/null_engine.h"
 #include "engine/torch_threads.h"
 #include "model/vit.h"
 #include "model/vit_config.h"
@@ -121,6 +122,8 @@ StatusOr<std::unique_ptr<Engine>> CreateEngine(const EngineOptions& options) {
   info.device_index = options.device == DeviceKind::kCuda ? options.device_index : 0;
   info.threads = options.threads > 0 ? options.threads
                                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+
+  if (options.null_engine) return std::unique_ptr<Engine>(new NullEngine(std::move(info)));
 
   // Conversion and pre-packing run on the creating thread: give it the same
   // thread count the forward will use.

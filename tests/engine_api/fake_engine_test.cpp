@@ -1,4 +1,5 @@
 #include "engine/fake_engine.h"
+#include "engine/null_engine.h"
 
 #include <gtest/gtest.h>
 
@@ -77,6 +78,22 @@ TEST(ResolvePrecisionTest, AutoAndExplicitPerCpu) {
 TEST(ResolvePrecisionTest, AutoParsesAndPrints) {
   EXPECT_EQ(*engine::ParsePrecision("auto"), engine::Precision::kAuto);
   EXPECT_EQ(engine::PrecisionName(engine::Precision::kAuto), "auto");
+}
+
+TEST(NullEngineTest, FixedUnitVectorAndTheRealEnginesChecks) {
+  EngineInfo info;
+  info.image_size = 4;
+  info.embed_dim = 16;
+  NullEngine e(info);
+  EXPECT_EQ(e.info().weight_bytes, 0u);
+  EXPECT_NE(e.info().compute.find("null"), std::string::npos);
+  std::vector<float> px(2 * 3 * 4 * 4, 0.5f), out(2 * 16, -1.0f);
+  ASSERT_TRUE(e.Embed(px, 2, out).ok());
+  for (float v : out) EXPECT_FLOAT_EQ(v, 0.25f);  // 1/sqrt(16): unit norm
+  EXPECT_FALSE(e.Embed(px, 3, out).ok());
+  EXPECT_FALSE(e.Embed(px, 0, out).ok());
+  std::vector<float> short_out(16);
+  EXPECT_FALSE(e.Embed(px, 2, short_out).ok());
 }
 
 }  // namespace

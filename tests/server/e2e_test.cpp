@@ -332,5 +332,32 @@ TEST(ServerE2ETest, InvalidUtf8PathIsAJson404AndTheServerKeepsServing) {
   EXPECT_EQ(v2.Get("/v2/health/ready")->status, 200);
 }
 
+// --engine null: the full ViT-B-32 server path (shapes, decode, batching,
+// responses) with no model: every image gets the same unit vector, and no
+// weights are built, so it is ready at once.
+TEST(ServerE2ETest, NullEngineServesTheFixedUnitVector) {
+  auto p = StartReady({"--engine", "null", "--model", "ViT-B-32", "--background-warmup", "off"});
+  httplib::Client v2("127.0.0.1", p->http_port), rest("127.0.0.1", p->rest_port);
+  const std::vector<float> px(3 * 224 * 224, 0.5f);
+  const json header = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {1, 3, 224, 224}},
+                                    {"parameters", {{"binary_data_size", px.size() * 4}}}}}}};
+  const std::string hs = header.dump();
+  auto r = v2.Post("/v2/models/openclip_vit_b32/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+                   hs + FloatBytes(px), "application/octet-stream");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  const json out = json::parse(r->body)["outputs"][0];
+  ASSERT_EQ(out["data"].size(), 512u);
+  for (const auto& v : out["data"]) EXPECT_NEAR(v.get<double>(), 1.0 / std::sqrt(512.0), 1e-7);
+  auto e = rest.Post("/embed/base64", json{{"images", {Base64(MakeJpeg(300, 200, 4))}}}.dump(), "application/json");
+  ASSERT_TRUE(e && e->status == 200) << (e ? e->body : "no answer");
+  EXPECT_NEAR(json::parse(e->body)["embeddings"][0][7].get<double>(), 1.0 / std::sqrt(512.0), 1e-7);
+  auto bad = rest.Post("/embed/base64", json{{"images", {Base64("not an image")}}}.dump(), "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);  // decoding still runs for real
+  auto info = rest.Get("/model-info");
+  ASSERT_TRUE(info && info->status == 200);
+  EXPECT_NE(json::parse(info->body)["compute"].get<std::string>().find("null"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace clipserve::server

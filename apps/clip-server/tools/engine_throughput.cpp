@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "Intra-op threads; 0 = all cores (default 0)");
   app.add_option("--batch-sizes", batch_sizes, "Batch sizes (default 1,4,8,16,32)")->delimiter(',');
   app.add_option("--iterations", iterations, "Timed calls per batch size (default 10)");
+  std::string engine_kind = "torch";
+  app.add_option("--engine", engine_kind, "torch | null (default torch; null: no model, a fixed unit vector)")
+      ->check(CLI::IsMember({"torch", "null"}));
   CLI11_PARSE(app, argc, argv);
   auto p = engine::ParsePrecision(precision);
   if (!p.ok()) {
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.device = *d;
+  o.null_engine = engine_kind == "null";
   auto e = engine::CreateEngine(o);
   if (!e.ok()) {
     std::fprintf(stderr, "%s\n", e.status().message().c_str());
