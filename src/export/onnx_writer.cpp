@@ -12,6 +12,7 @@
 #include <cmath>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 
 #include "export/writers.h"
 
@@ -224,6 +225,11 @@ Status WriteOnnx(const model::VitConfig& config, const VitWeights& weights, bool
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {  // onnx::checker::ValidationError
     return InternalError(std::string("the ONNX graph fails onnx::checker: ") + e.what());
+  }
+  // Protobuf cannot serialize a message over 2 GiB (ViT-H and larger in
+  // fp32); those would need ONNX external data, which this writer does not do.
+  if (model.ByteSizeLong() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return UnimplementedError("the ONNX model exceeds protobuf's 2 GiB limit; try --precision fp16");
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return InternalError("cannot create " + path);
