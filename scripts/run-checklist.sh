@@ -216,6 +216,7 @@ trap on_int INT
 trap on_term TERM
 
 q() { printf '%q ' "$@"; }  # shell-quote for --server-cmd
+abs_path() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }  # --build-dir may be absolute
 server_common=(--model "$model" --weights "$weights" --device "$device" --precision "$precision"
                --threads "$threads" --host 127.0.0.1 "${server_args[@]}")
 settings=(--iterations "$iterations" --batch-sizes "$batch_sizes" --concurrency "$concurrency"
@@ -304,7 +305,7 @@ elif [ -n "$triton_url" ]; then
   run_bench --backend triton --triton-url "$triton_url" --triton-metrics-url "$triton_metrics_url" \
     "${settings[@]}" --output "$triton_json" "${extra[@]}" || status=1
 else
-  cmd="$(q "$here/$server_bin" --api kserve --http-port "$http_port" --metrics-port "$metrics_port" "${server_common[@]}")"
+  cmd="$(q "$(abs_path "$server_bin")" --api kserve --http-port "$http_port" --metrics-port "$metrics_port" "${server_common[@]}")"
   run_bench --backend triton --triton-url "http://127.0.0.1:$http_port" \
     --triton-metrics-url "http://127.0.0.1:$metrics_port/metrics" \
     --server-cmd "$cmd" --server-log "$out/clip-server-kserve.log" \
@@ -315,7 +316,7 @@ annotate "$triton_json"
 
 # --- 3. PyTorch step (the "Triton" is stopped by now) --------------------------
 echo "== step 3: pytorch (REST) benchmark -> $pytorch_json"
-cmd="$(q "$here/$server_bin" --api rest --rest-port "$rest_port" --metrics-port -1 "${server_common[@]}")"
+cmd="$(q "$(abs_path "$server_bin")" --api rest --rest-port "$rest_port" --metrics-port -1 "${server_common[@]}")"
 parity=()
 [ -f "$triton_json" ] && parity=(--parity-reference "$triton_json")
 run_bench --backend pytorch --pytorch-url "http://127.0.0.1:$rest_port" \
