@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <utility>
 
 #include "export/export.h"
 #include "export/writers.h"
@@ -69,7 +70,7 @@ StatusOr<ExportResult> ExportModelRepository(const ExportOptions& o) {
       return InternalError(std::string("preparing the weights failed: ") + e.what_without_backtrace());
     }
     weights.clear();
-    Status st = onnx ? WriteOnnx(r.vit, prepared, fp16, model_partial.string())
+    Status st = onnx ? WriteOnnx(r.vit, std::move(prepared), fp16, model_partial.string())
                      : WriteTorchScript(r.vit, prepared, fp16, model_partial.string());
     if (!st.ok()) {
       fs::remove(model_partial, ec);

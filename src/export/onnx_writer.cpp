@@ -169,7 +169,7 @@ std::string Block(GraphBuilder& gb, const model::VitConfig& c, const BlockWeight
   return gb.Op("Add", {x1, gb.Linear(h, p + ".mlp.c_proj", b.proj_w, b.proj_b)});
 }
 
-void BuildGraph(const model::VitConfig& c, const VitWeights& w, bool fp16, onnx::ModelProto* model) {
+void BuildGraph(const model::VitConfig& c, VitWeights& w, bool fp16, onnx::ModelProto* model) {
   const std::int64_t W = c.width, P = c.patch_size, G = c.grid(), S = c.image_size;
   onnx::GraphProto* graph = model->mutable_graph();
   graph->set_name("openclip_visual");
@@ -191,7 +191,11 @@ void BuildGraph(const model::VitConfig& c, const VitWeights& w, bool fp16, onnx:
   GraphBuilder::Attr(tokens, "axis", std::int64_t{1});
   x = gb.LayerNorm(tokens->output(0), "ln_pre", w.ln_pre_w, w.ln_pre_b, c.ln_eps);
 
-  for (std::size_t l = 0; l < w.blocks.size(); ++l) x = Block(gb, c, w.blocks[l], x, static_cast<int>(l));
+  for (torch::Tensor* t : {&w.patch_w, &w.patch_b, &w.pos_patch, &w.cls_pos}) t->reset();
+  for (std::size_t l = 0; l < w.blocks.size(); ++l) {
+    x = Block(gb, c, w.blocks[l], x, static_cast<int>(l));
+    w.blocks[l] = BlockWeights{};  // now held by the protobuf only
+  }
 
   x = gb.LayerNorm(gb.Gather(x, 0, 1), "ln_post", w.ln_post_w, w.ln_post_b, c.ln_eps);
   x = gb.Op("MatMul", {x, gb.Weight("proj", w.proj)});
@@ -207,7 +211,7 @@ void BuildGraph(const model::VitConfig& c, const VitWeights& w, bool fp16, onnx:
 
 }  // namespace
 
-Status WriteOnnx(const model::VitConfig& config, const VitWeights& weights, bool fp16, const std::string& path) {
+Status WriteOnnx(const model::VitConfig& config, VitWeights weights, bool fp16, const std::string& path) {
   onnx::ModelProto model;
   try {
     model.set_ir_version(onnx::IR_VERSION_2020_5_8);  // IR 7: what opset 14 needs, loadable by older runtimes

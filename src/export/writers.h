@@ -2,7 +2,8 @@
 // weights as model::internal::PrepareWeights returns them with
 // fold_normalization and fold_attention_scale on, so the exported math is the
 // engine's (mean/std inside the patch embedding, q pre-scaled by
-// 1/sqrt(head_width)).
+// 1/sqrt(head_width)). WriteOnnx consumes them (each tensor is released once
+// copied into the protobuf, so peak memory stays near one copy).
 #pragma once
 
 #include <torch/script.h>
@@ -27,7 +28,7 @@ Status WriteTorchScript(const model::VitConfig& config, const model::internal::V
 // output `embedding`), checked with onnx::checker before it is written.
 // fp16: weights and compute in float16, Cast at both boundaries; layer norm
 // statistics and the final normalization stay in float32.
-Status WriteOnnx(const model::VitConfig& config, const model::internal::VitWeights& weights, bool fp16,
+Status WriteOnnx(const model::VitConfig& config, model::internal::VitWeights weights, bool fp16,
                  const std::string& path);
 
 // onnx::checker::check_model on a file (full check, with the path so
