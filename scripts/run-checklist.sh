@@ -35,6 +35,8 @@
 #   --no-tritonserver      ignore a `tritonserver` on PATH: clip-server plays Triton
 #   --triton-format F      onnx | torchscript: the exported model (default onnx)
 #   --export-arg ARG       extra clip-export argument (repeatable), e.g. --instance-count
+#   --clip-export PATH     the clip-export to use (default BUILD_DIR/apps/clip-export/clip-export;
+#                          e.g. the Debian CPU build's when BUILD_DIR is a CUDA LibTorch build)
 #   --triton-ready-timeout S   seconds to wait for the real Triton (default 600)
 #   --port-base N          serve on N (REST), N+1 (v2 HTTP), N+2 (metrics), N+3 (a real
 #                          Triton's gRPC) instead of the checklist's 8002/8003/8005/8004
@@ -74,6 +76,7 @@ triton_container=""
 no_tritonserver=0
 triton_format="onnx"
 export_args=()
+export_bin=""
 triton_ready_timeout=600
 
 die() { echo "run-checklist: $*" >&2; exit 1; }
@@ -95,6 +98,7 @@ while [ $# -gt 0 ]; do
     --no-tritonserver) no_tritonserver=1; shift ;;
     --triton-format) need_arg "$@"; triton_format="$2"; shift 2 ;;
     --export-arg) need_arg "$@"; export_args+=("$2"); shift 2 ;;
+    --clip-export) need_arg "$@"; export_bin="$2"; shift 2 ;;
     --triton-ready-timeout) need_arg "$@"; triton_ready_timeout="$2"; shift 2 ;;
     --iterations) need_arg "$@"; iterations="$2"; shift 2 ;;
     --batch-sizes) need_arg "$@"; batch_sizes="$2"; shift 2 ;;
@@ -103,7 +107,7 @@ while [ $# -gt 0 ]; do
     --server-arg) need_arg "$@"; server_args+=("$2"); shift 2 ;;
     --build-dir) need_arg "$@"; build_dir="$2"; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,49p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,51p' "$0"; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -163,9 +167,13 @@ echo "== \"Triton\" for this run: $triton_label"
 
 server_bin="$build_dir/apps/clip-server/clip-server"
 bench_bin="$build_dir/apps/benchmark_backends/benchmark_backends"
-export_bin="$build_dir/apps/clip-export/clip-export"
 targets=(clip-server benchmark_backends)
-[ "$real_triton" = 1 ] && targets+=(clip-export)
+if [ -z "$export_bin" ]; then
+  export_bin="$build_dir/apps/clip-export/clip-export"
+  [ "$real_triton" = 1 ] && targets+=(clip-export)
+elif [ "$real_triton" = 1 ] && [ ! -x "$export_bin" ]; then
+  die "--clip-export: '$export_bin' is not executable"
+fi
 
 # --- 0. build if needed ------------------------------------------------------
 missing_bin=0

@@ -94,9 +94,9 @@ StatusOr<torch::jit::Module> BuildTorchScriptModule(const model::VitConfig& conf
     add("ln_pre_b", w.ln_pre_b);
     for (std::size_t l = 0; l < w.blocks.size(); ++l) {
       const std::vector<const torch::Tensor*> tensors = BlockTensors(w.blocks[l]);
-      for (std::size_t i = 0; i < tensors.size(); ++i) {
-        add("b" + std::to_string(l) + "_" + kBlockParams[i], *tensors[i]);
-      }
+      std::string prefix = "b";  // (not "b" + to_string(l): GCC 12 warns -Wrestrict on it)
+      prefix += std::to_string(l);
+      for (std::size_t i = 0; i < tensors.size(); ++i) add(prefix + "_" + kBlockParams[i], *tensors[i]);
     }
     add("ln_post_w", w.ln_post_w);
     add("ln_post_b", w.ln_post_b);
