@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "batching/triton_config.h"
 #include "engine/engine.h"
 #include "export/export.h"
 #include "export/writers.h"
@@ -247,6 +251,43 @@ TEST(ExportRepository, FailedExportLeavesNoFiles) {
   EXPECT_FALSE(ExportModelRepository(o).ok());
   EXPECT_FALSE(fs::exists(repo / "openclip_vit_b32" / "config.pbtxt"));
   EXPECT_FALSE(fs::exists(repo / "openclip_vit_b32" / "1" / "model.onnx"));
+  fs::remove_all(repo);
+}
+
+// --- the clip-export binary -------------------------------------------------------
+
+int RunExport(const std::string& args) {
+  const std::string cmd = std::string(CLIPSERVE_BINARY_DIR) + "/apps/clip-export/clip-export " + args + " 2>/dev/null";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST(ExportCli, ExitStatusAndFlagsReachTheConfig) {
+  const fs::path repo = FreshDir("cli");
+  const std::string out = " --output " + Quote(repo.string());
+  EXPECT_EQ(RunExport("--weights random:0 --format foo" + out), 2);
+  EXPECT_EQ(RunExport("--weights random:0 --format onnx --device cpu --gpus 0" + out), 2);
+  EXPECT_EQ(RunExport("--weights random:0 --format torchscript --device cpu --precision fp16" + out), 2);
+  EXPECT_EQ(RunExport("--weights random:0 --format onnx --gpus 0,x" + out), 2);
+  EXPECT_EQ(RunExport("--format onnx" + out), 2);  // --weights is required
+  EXPECT_EQ(RunExport("--model test-tiny --weights " + Quote((repo / "none.safetensors").string()) +
+                      " --format onnx" + out),
+            1);
+  ASSERT_EQ(RunExport("--model test-tiny --weights random:1 --format onnx --device gpu --gpus 0,1 "
+                      "--instance-count 2 --max-batch-size 8 --max-queue-delay-us 500 "
+                      "--preferred-batch-size 4,8 --warmup --model-name tiny" + out),
+            0);
+  EXPECT_TRUE(fs::exists(repo / "tiny" / "1" / "model.onnx"));
+  auto config = batching::LoadTritonConfigFile((repo / "tiny" / "config.pbtxt").string());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->name, "tiny");
+  EXPECT_EQ(config->max_batch_size, 8);
+  EXPECT_EQ(config->dynamic_batching->max_queue_delay_microseconds, 500u);
+  EXPECT_EQ(config->dynamic_batching->preferred_batch_size, (std::vector<int>{4, 8}));
+  ASSERT_EQ(config->instance_groups.size(), 1u);
+  EXPECT_EQ(config->instance_groups[0].count, 2);
+  EXPECT_EQ(config->instance_groups[0].gpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(config->ignored_fields, (std::vector<std::string>{"model_warmup"}));
   fs::remove_all(repo);
 }
 
