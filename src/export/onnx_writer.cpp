@@ -26,11 +26,7 @@ constexpr int kOpset = 14;
 
 class GraphBuilder {
  public:
-  GraphBuilder(onnx::GraphProto* graph, bool fp16)
-      : g_(graph), compute_type_(fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT), fp16_(fp16) {}
-
-  bool fp16() const { return fp16_; }
-  int compute_type() const { return compute_type_; }
+  GraphBuilder(onnx::GraphProto* graph, bool fp16) : g_(graph), fp16_(fp16) {}
 
   // An initializer holding `t` as float32, or in the compute dtype.
   std::string Weight(const std::string& name, const torch::Tensor& t, bool compute_dtype = true) {
@@ -139,7 +135,6 @@ class GraphBuilder {
   std::string Fresh(const std::string& prefix) { return prefix + "_" + std::to_string(counter_++); }
 
   onnx::GraphProto* g_;
-  int compute_type_;
   bool fp16_;
   int counter_ = 0;
 };
