@@ -24,3 +24,10 @@ target_link_libraries(clipserve_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(clipserve_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(clipserve_torch INTERFACE ${_torch_flags})
+
+# clip-export's ONNX writer: Debian's libonnx-dev (protobuf classes + checker).
+# Its CMake package needs protobuf::libprotobuf, so Protobuf comes first.
+find_package(Protobuf QUIET)
+if(Protobuf_FOUND)
+  find_package(ONNX CONFIG QUIET)
+endif()
