@@ -107,6 +107,10 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->envname(env("MAX_BODY_BYTES"));
   app.add_option("--max-images-per-request", c.max_images_per_request, "Most images in one request (default 256)")
       ->envname(env("MAX_IMAGES_PER_REQUEST"));
+  app.add_option("--max-decode-bytes", c.max_decode_bytes,
+                 "Most bytes one image decode may allocate, computed from its header before allocating; larger "
+                 "images get 400 (default 134217728 = 128 MiB: 4K RGBA at 16 bits, 8K RGB)")
+      ->envname(env("MAX_DECODE_BYTES"));
   app.add_option("--max-pixels", c.max_pixels, "Largest decoded image, pixels (default 178956970, Pillow's limit)")
       ->envname(env("MAX_PIXELS"));
   app.add_option("--read-timeout-s", c.read_timeout_s, "Per-connection socket read timeout, seconds (default 30)")

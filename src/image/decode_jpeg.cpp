@@ -145,7 +145,11 @@ StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const Preproce
     }
     d.width = static_cast<int>(ci->image_width);
     d.height = static_cast<int>(ci->image_height);
-    return true;
+    header_status = CheckDecodeBytes(std::uint64_t(ci->image_width) * ci->image_height * std::uint64_t(ci->num_components),
+                                     std::to_string(ci->image_width) + "x" + std::to_string(ci->image_height) + " with " +
+                                         std::to_string(ci->num_components) + " components",
+                                     options, "JPEG");
+    return header_status.ok();
   };
   auto alloc = [&](j_decompress_ptr ci) -> std::uint8_t* {
     JDIMENSION xoffset = 0, crop_width = 0;

@@ -125,6 +125,15 @@ bool SetUp(png_structp png, png_infop info, PushState* s) {
       if (PNG_PASS_COLS(width, pass) > 0) s->rows_expected += PNG_PASS_ROWS(height, pass);
     }
   }
+  // The raw rows, plus for 16-bit samples the 8-bit (or int32 "I") copy.
+  const std::uint64_t npix = std::uint64_t(width) * height;
+  std::uint64_t need = std::uint64_t(s->row_bytes) * height;
+  if (s->bit_depth == 16) need += npix * (d.mode == Mode::kI ? 4u : std::uint64_t(ChannelCount(d.mode)));
+  s->status = CheckDecodeBytes(need, std::to_string(width) + "x" + std::to_string(height) + " with " +
+                                         std::to_string(s->src_channels) + " channels at " +
+                                         std::to_string(s->bit_depth) + " bits",
+                               *s->options, "PNG");
+  if (!s->status.ok()) return false;
   try {
     s->raw.resize(s->row_bytes * height);
   } catch (const std::bad_alloc&) {

@@ -38,6 +38,12 @@ StatusOr<Decoded> DecodeWebp(std::span<const std::uint8_t> bytes, const Preproce
   if (st != VP8_STATUS_OK) return InvalidArgumentError("WebP: corrupt header: " + Vp8StatusName(st));
   RETURN_IF_ERROR(CheckDimensions(static_cast<std::uint64_t>(features.width),
                                   static_cast<std::uint64_t>(features.height), options, "WebP"));
+  // libwebp's animation decoder keeps two RGBA canvases; we copy one out.
+  auto budget = [&](std::uint64_t w, std::uint64_t h) {
+    return CheckDecodeBytes(w * h * 4 * 3, std::to_string(w) + "x" + std::to_string(h) + " RGBA (decoder canvases)",
+                            options, "WebP");
+  };
+  RETURN_IF_ERROR(budget(std::uint64_t(features.width), std::uint64_t(features.height)));
 
   WebPData data{bytes.data(), bytes.size()};
   WebPAnimDecoderOptions dec_options;
@@ -49,6 +55,7 @@ StatusOr<Decoded> DecodeWebp(std::span<const std::uint8_t> bytes, const Preproce
   WebPAnimInfo info;
   if (!WebPAnimDecoderGetInfo(dec.get(), &info)) return InvalidArgumentError("WebP: cannot read container info");
   RETURN_IF_ERROR(CheckDimensions(info.canvas_width, info.canvas_height, options, "WebP"));
+  RETURN_IF_ERROR(budget(info.canvas_width, info.canvas_height));
   std::uint8_t* rgba = nullptr;
   int timestamp = 0;
   if (!WebPAnimDecoderGetNext(dec.get(), &rgba, &timestamp) || rgba == nullptr) {

@@ -21,6 +21,13 @@ inline constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 // Pillow's decompression-bomb *error* threshold: 2 * MAX_IMAGE_PIXELS.
 inline constexpr std::uint64_t kDefaultMaxPixels = 2ull * 89478485ull;
 
+// Bytes one decode may allocate for pixels (decoder buffers included),
+// computed from the header (dimensions, channels, bit depth) before any is
+// allocated. 128 MiB: a 4K RGBA image at 16 bits per channel (99.5 MB with
+// its 8-bit copy), an 8K RGB photo (99.5 MB) or a 40 MP RGB JPEG fit; a PNG
+// that declares 13000 x 13000 RGBA16 (1.35 GB) does not.
+inline constexpr std::uint64_t kDefaultMaxDecodeBytes = 128ull << 20;
+
 enum class Format { kUnknown, kJpeg, kPng, kWebp };
 Format DetectFormat(std::span<const std::uint8_t> bytes);  // from magic bytes
 std::string_view FormatName(Format f);
@@ -35,13 +42,14 @@ struct RgbImage {
 struct PreprocessOptions {
   int image_size = 224;                        // S: output is S x S
   std::uint64_t max_pixels = kDefaultMaxPixels;// refused before pixel memory is allocated
+  std::uint64_t max_decode_bytes = kDefaultMaxDecodeBytes;  // likewise, for the bytes of the decode
   bool apply_exif_orientation = false;         // open_clip does not
 };
 
 // Decode + resize + center-crop + convert to RGB: the S x S uint8 image
 // (before scaling/normalization). Errors are InvalidArgument (corrupt,
-// truncated, unsupported, zero-size) or ResourceExhausted (pixel limit), and
-// name the problem.
+// truncated, unsupported, zero-size) or ResourceExhausted (pixel limit,
+// decode budget), and name the problem.
 StatusOr<RgbImage> DecodeAndPrepare(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
 
 // Writes 3*S*S floats, CHW, values/255 in [0,1] (the engine's input).

@@ -47,6 +47,12 @@ struct Decoded {
 Status CheckDimensions(std::uint64_t width, std::uint64_t height, const PreprocessOptions& options,
                        std::string_view format_name);
 
+// ResourceExhausted when decoding needs more than options.max_decode_bytes:
+// `bytes` is what the decoder will allocate for `what` ("13000x13000 RGBA
+// 16-bit"), computed from the header.
+Status CheckDecodeBytes(std::uint64_t bytes, std::string_view what, const PreprocessOptions& options,
+                        std::string_view format_name);
+
 StatusOr<Decoded> DecodeJpeg(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
 StatusOr<Decoded> DecodePng(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);
 StatusOr<Decoded> DecodeWebp(std::span<const std::uint8_t> bytes, const PreprocessOptions& options);

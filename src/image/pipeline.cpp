@@ -44,6 +44,14 @@ int ChannelCount(Mode mode) {
   }
 }
 
+Status CheckDecodeBytes(std::uint64_t bytes, std::string_view what, const PreprocessOptions& options,
+                        std::string_view format_name) {
+  if (bytes <= options.max_decode_bytes) return Status::Ok();
+  return ResourceExhaustedError(std::string(format_name) + ": decoding " + std::string(what) + " needs " +
+                                std::to_string(bytes) + " bytes, above the decode budget of " +
+                                std::to_string(options.max_decode_bytes) + " bytes");
+}
+
 Status CheckDimensions(std::uint64_t width, std::uint64_t height, const PreprocessOptions& options,
                        std::string_view format_name) {
   const std::string dims = std::to_string(width) + "x" + std::to_string(height);

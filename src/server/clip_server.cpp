@@ -24,6 +24,7 @@ Status ServerConfig::Validate() const {
   if (max_images_per_request < 1) return InvalidArgumentError("--max-images-per-request must be >= 1");
   if (max_body_bytes < 1024) return InvalidArgumentError("--max-body-bytes must be >= 1024");
   if (max_pixels < 1) return InvalidArgumentError("--max-pixels must be >= 1");
+  if (max_decode_bytes < 1) return InvalidArgumentError("--max-decode-bytes must be >= 1");
   if (read_timeout_s < 1) return InvalidArgumentError("--read-timeout-s must be >= 1");
   if (http_threads < 1) return InvalidArgumentError("--threads-http must be >= 1");
   if (drain_timeout_s < 0) return InvalidArgumentError("--drain-timeout-s must be >= 0");
@@ -41,6 +42,7 @@ StatusOr<ModelServiceOptions> ServerConfig::ToServiceOptions() const {
   o.model_name = model_name;
   o.instance_count = instance_count;
   o.max_pixels = max_pixels;
+  o.max_decode_bytes = max_decode_bytes;
   o.max_images_per_request = max_images_per_request;
 
   batching::BatcherConfig b;

@@ -53,6 +53,7 @@ struct ServerConfig {
   std::uint64_t max_body_bytes = 64ull << 20;
   int max_images_per_request = 256;
   std::uint64_t max_pixels = 2ull * 89478485ull;
+  std::uint64_t max_decode_bytes = 128ull << 20;
   int read_timeout_s = 30;
   int keep_alive_timeout_s = 5;
   int http_threads = 264;  // per listener: 256 keep-alive clients + spare

@@ -135,6 +135,7 @@ StatusOr<EmbedOutcome> ModelService::EmbedEncoded(InferRoute route, std::span<co
   image::PreprocessOptions po;
   po.image_size = info_.image_size;
   po.max_pixels = options_.max_pixels;
+  po.max_decode_bytes = options_.max_decode_bytes;
   const std::size_t per_image = FloatsPerImage(info_.image_size);
   std::vector<float> pixels(per_image * n);
   for (int i = 0; i < n; ++i) {

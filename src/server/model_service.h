@@ -55,6 +55,7 @@ struct ModelServiceOptions {
   std::vector<int> warmup_batch_sizes = {1};
   std::vector<int> background_warmup_batch_sizes;
   std::uint64_t max_pixels = 2ull * 89478485ull;  // image pipeline's decompression-bomb limit
+  std::uint64_t max_decode_bytes = 128ull << 20;  // bytes one image decode may allocate (image::PreprocessOptions)
   int max_images_per_request = 256;
 };
 

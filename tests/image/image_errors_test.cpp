@@ -84,12 +84,13 @@ void AddChunk(Bytes& png, const char* type, const Bytes& data) {
 }
 
 // A structurally valid PNG whose IHDR claims width x height RGB pixels.
-Bytes PngWithHeader(std::uint32_t width, std::uint32_t height) {
+Bytes PngWithHeader(std::uint32_t width, std::uint32_t height, std::uint8_t bit_depth = 8,
+                    std::uint8_t color_type = 2) {
   Bytes png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
   Bytes ihdr;
   PutBe32(ihdr, width);
   PutBe32(ihdr, height);
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});
+  ihdr.insert(ihdr.end(), {bit_depth, color_type, 0, 0, 0});
   AddChunk(png, "IHDR", ihdr);
   AddChunk(png, "IDAT", {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01});
   AddChunk(png, "IEND", {});
@@ -202,6 +203,45 @@ TEST(Errors, PixelBombsRefusedBeforeAllocation) {
     ExpectError(r, StatusCode::kResourceExhausted, c.dims, c.what);
     EXPECT_NE(r.status().message().find("limit"), std::string::npos) << r.status().message();
     EXPECT_LT(max_new, 1u << 20) << c.what << ": allocated " << max_new << " bytes before refusing";
+  }
+}
+
+// Under the pixel limit but over the decode budget: a 62-byte PNG declaring
+// 13000 x 13000 RGBA16 (1.35 GB of rows) used to be allocated before its
+// data was found missing. The budget is computed from the header, bit depth
+// and channels included, and nothing large is allocated.
+TEST(Errors, DecodeBudgetRefusesBeforeAllocation) {
+  PreprocessOptions opt;  // default budget: 128 MiB
+  struct Case {
+    std::string what;
+    Bytes bytes;
+  };
+  const Case cases[] = {
+      {"PNG 13000x13000 RGBA16", PngWithHeader(13000, 13000, 16, 6)},
+      {"PNG 13000x13000 RGB8", PngWithHeader(13000, 13000)},
+      {"JPEG 13000x13000", JpegWithSize(SmallJpeg(), 13000, 13000)},
+      {"WebP 8000x8000", WebpWithSize(ReadFile(SamplesDir() / "lossy_400x300.webp"), 8000, 8000)},
+  };
+  for (const auto& c : cases) {
+    g_max_new_bytes = 0;
+    auto r = DecodeAndPrepare(c.bytes, opt);
+    const std::size_t max_new = g_max_new_bytes.load();
+    ExpectError(r, StatusCode::kResourceExhausted, "decode budget", c.what);
+    EXPECT_LT(max_new, 1u << 20) << c.what << ": allocated " << max_new << " bytes before refusing";
+  }
+  // Within the budget, the same header goes on to the data (and fails there,
+  // this PNG having none): the budget is inclusive of what fits.
+  auto small = DecodeAndPrepare(PngWithHeader(2000, 2000, 16, 6), opt);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().code(), StatusCode::kInvalidArgument) << small.status().ToString();
+  // Every real sample decodes at the default budget and is refused at 1 byte.
+  for (const auto& f : Samples()) {
+    const Bytes bytes = ReadFile(f);
+    EXPECT_TRUE(DecodeAndPrepare(bytes, opt).ok()) << f;
+    PreprocessOptions one;
+    one.max_decode_bytes = 1;
+    auto r = DecodeAndPrepare(bytes, one);
+    EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << f;
   }
 }
 

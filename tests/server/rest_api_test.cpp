@@ -113,6 +113,23 @@ TEST(RestApiTest, EmbedBatchMultipartKeepsFileOrder) {
   ExpectEmbeddingEq(j["embeddings"][1], ServerFixture::ExpectedEmbedding(b));
 }
 
+// --max-decode-bytes reaches the image pipeline: an image over the budget
+// is the client's 400, naming its index, and the next request is served.
+TEST(RestApiTest, DecodeBudgetIsA400NamingTheImage) {
+  ServerFixture f([](ServerConfig& c) { c.max_decode_bytes = 64 * 64 * 3; });
+  auto c = f.Rest();
+  const json over = {{"images", {Base64(MakeJpeg(16, 16, 1)), Base64(MakeJpeg(80, 80, 2))}}};
+  auto res = c->Post("/embed/base64", over.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_NE(res->body.find("index 1"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("decode budget"), std::string::npos) << res->body;
+  const json fits = {{"images", {Base64(MakeJpeg(64, 64, 3))}}};
+  res = c->Post("/embed/base64", fits.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
 TEST(RestApiTest, OctetStreamReturnsRawFloat32WithShapeHeader) {
   ServerFixture f;
   auto c = f.Rest();
