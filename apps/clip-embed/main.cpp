@@ -121,11 +121,9 @@ StatusOr<std::vector<std::string>> ExpandInputs(const std::vector<std::string>& 
 }
 
 StatusOr<int> ImageSizeOf(const engine::EngineOptions& e) {
-  StatusOr<clipserve::model::VitConfig> config = e.config_path.empty()
-                                                     ? clipserve::model::BuiltinConfig(e.model)
-                                                     : clipserve::model::LoadOpenClipConfigFile(e.config_path);
-  if (!config.ok()) return config.status();
-  return config->image_size;
+  ASSIGN_OR_RETURN(const clipserve::model::VitConfig config,
+                   clipserve::model::ResolveVitConfig(e.model, e.config_path, e.quick_gelu));
+  return config.image_size;
 }
 
 StatusOr<image::RgbImage> LoadImage(const std::string& path, int image_size) {

@@ -30,6 +30,7 @@ torch::ScalarType ToScalarType(Precision p) {
     case Precision::kFp32: return torch::kFloat;
     case Precision::kBf16: return torch::kBFloat16;
     case Precision::kFp16: return torch::kHalf;
+    case Precision::kAuto: break;  // resolved before (ResolvePrecision)
   }
   return torch::kFloat;
 }
@@ -76,23 +77,12 @@ class TorchEngine final : public Engine {
   std::unique_ptr<model::VitModel> vit_;
 };
 
-StatusOr<model::VitConfig> ResolveConfig(const EngineOptions& options) {
-  model::VitConfig cfg;
-  if (!options.config_path.empty()) {
-    ASSIGN_OR_RETURN(cfg, model::LoadOpenClipConfigFile(options.config_path));
-  } else {
-    ASSIGN_OR_RETURN(cfg, model::BuiltinConfig(options.model));
-  }
-  if (options.quick_gelu) cfg.quick_gelu = true;
-  RETURN_IF_ERROR(cfg.Validate());
-  return cfg;
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<Engine>> CreateEngine(const EngineOptions& options) {
   if (options.threads < 0) return InvalidArgumentError("threads must be >= 0 (0 = all hardware threads)");
-  ASSIGN_OR_RETURN(model::VitConfig cfg, ResolveConfig(options));
+  ASSIGN_OR_RETURN(model::VitConfig cfg,
+                   model::ResolveVitConfig(options.model, options.config_path, options.quick_gelu));
 
   const CpuFeatures& cpu = HostCpuFeatures();
   ASSIGN_OR_RETURN(const Precision precision, ResolvePrecision(options.precision, options.device, cpu));

@@ -13,17 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-StatusOr<model::VitConfig> ResolveConfig(const ExportOptions& o) {
-  model::VitConfig cfg;
-  if (!o.config_path.empty()) {
-    ASSIGN_OR_RETURN(cfg, model::LoadOpenClipConfigFile(o.config_path));
-  } else {
-    ASSIGN_OR_RETURN(cfg, model::BuiltinConfig(o.model));
-  }
-  if (o.quick_gelu) cfg.quick_gelu = true;
-  return cfg;
-}
-
 // Writes through `path.partial` and a rename, so Triton (which may be
 // polling the repository) never sees a half-written file.
 Status CommitFile(const fs::path& partial, const fs::path& path) {
@@ -41,8 +30,7 @@ Status CommitFile(const fs::path& partial, const fs::path& path) {
 StatusOr<ExportResult> ExportModelRepository(const ExportOptions& o) {
   RETURN_IF_ERROR(ValidateExportOptions(o));
   ExportResult r;
-  ASSIGN_OR_RETURN(r.vit, ResolveConfig(o));
-  RETURN_IF_ERROR(r.vit.Validate());
+  ASSIGN_OR_RETURN(r.vit, model::ResolveVitConfig(o.model, o.config_path, o.quick_gelu));
   // Config first: a bad batching flag fails before the weights are read.
   ASSIGN_OR_RETURN(batching::TritonModelConfig triton, BuildTritonConfig(o, r.vit));
   const std::string config_text = RenderTritonConfig(o, triton, r.vit);

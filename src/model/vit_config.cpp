@@ -283,4 +283,16 @@ StatusOr<VitConfig> LoadOpenClipConfigFile(const std::string& path) {
   return parsed;
 }
 
+StatusOr<VitConfig> ResolveVitConfig(std::string_view model, const std::string& config_path, bool quick_gelu) {
+  VitConfig cfg;
+  if (!config_path.empty()) {
+    ASSIGN_OR_RETURN(cfg, LoadOpenClipConfigFile(config_path));
+  } else {
+    ASSIGN_OR_RETURN(cfg, BuiltinConfig(model));
+  }
+  if (quick_gelu) cfg.quick_gelu = true;
+  RETURN_IF_ERROR(cfg.Validate());
+  return cfg;
+}
+
 }  // namespace clipserve::model

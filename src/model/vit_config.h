@@ -43,4 +43,8 @@ std::vector<std::string> BuiltinConfigNames();
 StatusOr<VitConfig> ParseOpenClipConfig(std::string_view json_text, std::string name);
 StatusOr<VitConfig> LoadOpenClipConfigFile(const std::string& path);
 
+// The config a program's flags name: the JSON file at `config_path` when
+// given, else the built-in `model`; `quick_gelu` forces QuickGELU. Validated.
+StatusOr<VitConfig> ResolveVitConfig(std::string_view model, const std::string& config_path, bool quick_gelu);
+
 }  // namespace clipserve::model

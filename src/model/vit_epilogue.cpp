@@ -18,6 +18,10 @@ __attribute__((always_inline)) inline void Rows(float* x, int64_t r0, int64_t r1
   }
 }
 
+// GCC 12's AVX-512 intrinsic expansions trip a false -Wmaybe-uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 template <bool kQuick>
 CLIPSERVE_AVX512 void RowsAvx512(float* x, int64_t r0, int64_t r1, int64_t cols, int64_t stride, const float* bias) {
   for (int64_t r = r0; r < r1; ++r) {
@@ -30,6 +34,7 @@ CLIPSERVE_AVX512 void RowsAvx512(float* x, int64_t r0, int64_t r1, int64_t cols,
     for (; c < cols; ++c) xr[c] = kQuick ? QuickGelu(xr[c] + bias[c]) : GeluErf(xr[c] + bias[c]);
   }
 }
+#pragma GCC diagnostic pop
 
 template <bool kQuick>
 CLIPSERVE_AVX2 void RowsAvx2(float* x, int64_t r0, int64_t r1, int64_t cols, int64_t stride, const float* bias) {
