@@ -8,6 +8,13 @@ find_package(simdjson QUIET)
 find_package(GTest QUIET)
 find_package(benchmark QUIET)
 
+# Boost.Beast/Asio (header-only): the server's and the runner's HTTP layer.
+find_package(Boost 1.81 REQUIRED)
+find_package(Threads REQUIRED)
+add_library(clipserve_beast INTERFACE)
+target_link_libraries(clipserve_beast INTERFACE Boost::headers Threads::Threads)
+target_compile_definitions(clipserve_beast INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)

@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libdnnl-dev
   libopenblas0-openmp
-  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
+  libboost1.81-dev libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
