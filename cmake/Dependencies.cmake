@@ -11,6 +11,7 @@ find_package(benchmark QUIET)
 # Boost.Beast/Asio (header-only): the server's and the runner's HTTP layer.
 find_package(Boost 1.81 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)                # request Content-Encoding (gzip, deflate)
 add_library(clipserve_beast INTERFACE)
 target_link_libraries(clipserve_beast INTERFACE Boost::headers Threads::Threads)
 target_compile_definitions(clipserve_beast INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

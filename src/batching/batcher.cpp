@@ -204,7 +204,7 @@ void Batcher::WorkerLoop(int instance) {
                        r->dispatched_images > 0, r->batchable});
     }
     BatcherConfig config = options_.config;
-    if (draining_) config.max_queue_delay = Microseconds(0);  // drain without waiting
+    if (draining_ || no_delay_) config.max_queue_delay = Microseconds(0);  // drain without waiting
     const BatchDecision decision = DecideBatch(config, views, now);
 
     if (decision.kind == BatchDecision::Kind::kIdle) {
@@ -407,6 +407,14 @@ Status Batcher::Shutdown(Microseconds drain_timeout) {
   if (left.empty()) return Status::Ok();
   return DeadlineExceededError("drain timeout: " + std::to_string(left.size()) +
                                " queued requests failed with UNAVAILABLE");
+}
+
+void Batcher::StopDelaying() {
+  {
+    std::lock_guard lock(mu_);
+    no_delay_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Batcher::NotifyClockAdvanced() {

@@ -124,6 +124,11 @@ class Batcher {
   // (or concurrent) calls return OK at once.
   Status Shutdown(Microseconds drain_timeout);
 
+  // The start of a drain: from now on no batch waits for more requests (the
+  // batching delay is dropped), while Submit keeps accepting, so the
+  // requests the front end still holds run at once. Idempotent.
+  void StopDelaying();
+
   // For tests with a FakeClock: wakes the workers so they re-read the clock
   // (a worker's wait is bounded by real time, which a FakeClock ignores).
   void NotifyClockAdvanced();
@@ -163,6 +168,7 @@ class Batcher {
   std::deque<std::shared_ptr<Request>> queue_;  // FIFO; front may be partly dispatched
   bool accepting_ = true;
   bool draining_ = false;                       // Shutdown in progress: no delay
+  bool no_delay_ = false;                       // StopDelaying: no delay, still accepting
   bool stop_ = false;                           // workers exit when set
   std::vector<std::thread> workers_;
   bool shut_down_ = false;

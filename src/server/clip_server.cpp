@@ -144,7 +144,8 @@ Status ClipServer::Start() {
          [this](const HttpRequest&, HttpResponse& res) {
            res.content_type = std::string(metrics::kPrometheusContentType);
            res.body = registry_.RenderText();
-         }},
+         },
+         /*on_io_thread=*/true},
     };
     auto o = make_options("metrics", config_.metrics_port, &KserveApi::ErrorBody);
     o.worker_threads = 8;
@@ -176,18 +177,25 @@ Status ClipServer::LoadModel() {
 
 Status ClipServer::Shutdown(Microseconds drain_timeout) {
   auto& l = *listeners_;
-  // Close the inference listeners (each Stop() returns once its workers have
-  // answered the requests they hold) while the batchers drain their queues
-  // without batching delay; requests that arrive on an open keep-alive
-  // connection meanwhile get 503.
-  service_->StopAccepting();  // probes say not-ready before the sockets close
+  // Readiness goes 503 first, so a load balancer stops sending. Then the
+  // inference listeners drain while the batcher keeps running: every request
+  // whose header has arrived is answered (new ones on open keep-alive
+  // connections get 503 and close). Only then does the batcher drain what is
+  // left in its queue; the metrics listener closes last.
+  const auto start = std::chrono::steady_clock::now();
+  service_->StopAccepting();
+  for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
+    if (s) s->BeginDrain();
+  }
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(drain_timeout);
   std::vector<std::thread> stoppers;
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
-    if (s) stoppers.emplace_back([s] { s->Stop(); });
+    if (s) stoppers.emplace_back([s, budget] { s->Stop(budget); });
   }
-  Status st = service_->Shutdown(drain_timeout);
   for (auto& t : stoppers) t.join();
-  if (l.metrics_http) l.metrics_http->Stop();
+  const auto spent = std::chrono::duration_cast<Microseconds>(std::chrono::steady_clock::now() - start);
+  Status st = service_->Shutdown(std::max(Microseconds(0), drain_timeout - spent));
+  if (l.metrics_http) l.metrics_http->Stop(std::chrono::milliseconds(1000));
   return st;
 }
 

@@ -1,72 +1,83 @@
 #include "server/http_server.h"
-#include "server/api_common.h"
 
-#include <sys/socket.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 
-#include <httplib.h>
-
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <atomic>
-#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_set>
+
+#include "server/api_common.h"
+#include "server/content_coding.h"
+#include "server/multipart.h"
+#include "server/router.h"
 
 namespace clipserve::server {
-namespace {
 
-const httplib::Request& Req(const void* impl) { return *static_cast<const httplib::Request*>(impl); }
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
 
-// httplib hard-codes a listen backlog of 5; a burst of 256 clients connecting
-// at once would see SYN retries (1 s stalls). Linux lets a second listen()
-// on the bound socket raise the backlog, which needs the protected socket.
-class BacklogServer : public httplib::Server {
- public:
-  void RaiseBacklog(int backlog) {
-    const auto sock = svr_sock_.load();
-    if (sock != INVALID_SOCKET) ::listen(sock, backlog);
-  }
+struct HttpRequest::Data {
+  std::string method;
+  DecodedPath path;
+  std::vector<std::string> params;
+  const http::fields* fields = nullptr;
+  std::string_view body;
+  std::string decoded_body;  // when the body had a content coding
+  bool multipart = false;
+  std::vector<MultipartPart> parts;
 };
 
-// Per-request bookkeeping for the access log. httplib runs pre-routing,
-// the handler, the write and the logger on the same worker thread.
-thread_local std::chrono::steady_clock::time_point t_request_start{};
-thread_local int t_batch_size = 0;
-
-
-}  // namespace
-
-std::string_view HttpRequest::method() const { return Req(impl_).method; }
-std::string_view HttpRequest::path() const { return Req(impl_).path; }
-std::string_view HttpRequest::body() const { return Req(impl_).body; }
+std::string_view HttpRequest::method() const { return d_->method; }
+std::string_view HttpRequest::path() const { return d_->path.path; }
+std::string_view HttpRequest::body() const { return d_->body; }
 
 std::string HttpRequest::path_param(size_t i) const {
-  const auto& m = Req(impl_).matches;
-  return i < m.size() ? m[i].str() : std::string();
+  return i >= 1 && i <= d_->params.size() ? d_->params[i - 1] : std::string();
 }
 
 std::string HttpRequest::header(std::string_view name) const {
-  return Req(impl_).get_header_value(std::string(name));
+  auto it = d_->fields->find(name);
+  return it == d_->fields->end() ? std::string() : std::string(it->value());
 }
 
-bool HttpRequest::has_header(std::string_view name) const { return Req(impl_).has_header(std::string(name)); }
+bool HttpRequest::has_header(std::string_view name) const { return d_->fields->find(name) != d_->fields->end(); }
 
-bool HttpRequest::is_multipart() const { return Req(impl_).is_multipart_form_data(); }
+bool HttpRequest::is_multipart() const { return d_->multipart; }
 
 std::vector<FormPart> HttpRequest::form_parts(std::string_view field) const {
   std::vector<FormPart> parts;
-  auto range = Req(impl_).files.equal_range(std::string(field));
-  // multimap keeps insertion order among equal keys, i.e. the body's order.
-  for (auto it = range.first; it != range.second; ++it) {
-    parts.push_back({it->second.filename, it->second.content_type, it->second.content});
+  for (const auto& p : d_->parts) {
+    if (p.name == field) parts.push_back({p.filename, p.content_type, p.content});
   }
   return parts;
 }
 
 std::vector<std::string> HttpRequest::form_field_names() const {
   std::vector<std::string> names;
-  for (const auto& [name, part] : Req(impl_).files) {
-    if (names.empty() || names.back() != name) names.push_back(name);
+  for (const auto& p : d_->parts) {
+    if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
   }
   return names;
 }
@@ -90,18 +101,55 @@ void WriteAccessLog(std::string_view api, std::string_view method, std::string_v
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// After an error answer with input left unread, the socket is half-closed and
+// the rest is read and dropped for a while, so the kernel does not reset the
+// connection (and destroy the answer) before the client has read it.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 4u << 20;
+
+class Session;
+
+}  // namespace
+
+struct HttpResponder::State {
+  std::shared_ptr<Session> session;
+  std::atomic<bool> done{false};
+  // A handler that drops its responder without answering would leave the
+  // connection waiting forever; answer 500 instead.
+  ~State();
+};
+
 struct HttpServer::Impl {
   HttpServerOptions options;
-  BacklogServer server;
-  std::thread thread;
-  std::mutex mu;
+  std::vector<Route> routes;
+  Router router;
+
+  // Declared before the io_context: sessions unregister in their destructor,
+  // which may run while the io_context is destroyed.
+  std::mutex sessions_mu;
+  std::condition_variable sessions_cv;
+  std::unordered_set<Session*> sessions;
+  std::atomic<int> open{0};
+  std::atomic<bool> draining{false};
+
+  net::io_context ioc;
+  // Keeps run() going while every connection is inside a handler (no socket
+  // operation pending) and after the acceptor closes; reset by Stop.
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
+  std::optional<net::thread_pool> pool;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  std::vector<std::thread> io_threads;
+  std::mutex mu;  // Bind/Start/Stop
   int port = -1;
   bool started = false;
   bool stopped = false;
-  std::atomic<bool> exited{false};
 
-  // Never throws: httplib calls this outside any handler's try, where an
-  // escaped exception would end the process.
+  explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
+
+  // Never throws: an escaped exception here would end the process.
   std::string ErrorBody(int status, std::string_view message) const {
     try {
       if (options.error_body) return options.error_body(status, message);
@@ -110,153 +158,558 @@ struct HttpServer::Impl {
     return "{\"error\":" + JsonQuote(message) + "}";
   }
 
-  // Wraps a route handler: adapts types, applies the response, and turns
-  // anything thrown into a JSON 500 so a bug never drops the connection.
-  httplib::Server::Handler Wrap(HttpHandler handler) {
-    return [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-      HttpResponse out;
-      try {
-        handler(HttpRequest(&req), out);
-      } catch (const std::exception& e) {
-        out = HttpResponse{};
-        out.status = 500;
-        out.body = ErrorBody(500, HideInternalError(options.name, e.what()));
-      } catch (...) {
-        out = HttpResponse{};
-        out.status = 500;
-        out.body = ErrorBody(500, HideInternalError(options.name, "unknown exception"));
-      }
-      t_batch_size = out.batch_size;
-      res.status = out.status;
-      for (auto& [k, v] : out.headers) res.set_header(k, v);
-      res.body = std::move(out.body);
-      if (!out.content_type.empty()) res.set_header("Content-Type", out.content_type);
-    };
-  }
+  void Accept();
+  void Register(Session* s);
+  void Unregister(Session* s);
 };
 
-HttpServer::HttpServer(HttpServerOptions options, std::vector<Route> routes) : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  Impl* impl = impl_.get();
-  auto& svr = impl->server;
-  const auto& opt = impl->options;
+namespace {
 
-  const size_t threads = static_cast<size_t>(std::max(1, opt.worker_threads));
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  svr.set_payload_max_length(static_cast<size_t>(opt.max_body_bytes));
-  svr.set_read_timeout(opt.read_timeout_s, 0);
-  svr.set_write_timeout(opt.write_timeout_s, 0);
-  svr.set_keep_alive_timeout(opt.keep_alive_timeout_s);
-  svr.set_keep_alive_max_count(static_cast<size_t>(std::max(1, opt.keep_alive_max_count)));
-  svr.set_tcp_nodelay(true);
-
-  for (auto& route : routes) {
-    if (route.method == "GET") {
-      svr.Get(route.pattern, impl->Wrap(std::move(route.handler)));
-    } else if (route.method == "POST") {
-      svr.Post(route.pattern, impl->Wrap(std::move(route.handler)));
-    }
-  }
-
-  svr.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    t_request_start = std::chrono::steady_clock::now();
-    t_batch_size = 0;
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  // Errors httplib produces itself (no route, body too large, bad framing)
-  // arrive here with an empty body; give them the personality's JSON shape.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([impl](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message;
-    switch (res.status) {
-      case 404: message = "Not Found: no route for " + req.method + " " + req.path; break;
-      case 405: message = "Method Not Allowed"; break;
-      case 413: message = "Request body too large: limit is " + std::to_string(impl->options.max_body_bytes) + " bytes"; break;
-      case 414: message = "Request URI too long"; break;
-      case 400: message = "Bad Request: malformed HTTP request"; break;
-      default: message = "HTTP error " + std::to_string(res.status); break;
-    }
-    res.set_content(impl->ErrorBody(res.status, message), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-
-  svr.set_exception_handler([impl](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    res.status = 500;
-    res.set_content(impl->ErrorBody(500, HideInternalError(impl->options.name, what)), "application/json");
-  });
-
-  if (opt.access_log) {
-    svr.set_logger([impl](const httplib::Request& req, const httplib::Response& res) {
-      long long duration_us = 0;
-      if (t_request_start.time_since_epoch().count() != 0) {
-        duration_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                            t_request_start).count();
-      }
-      WriteAccessLog(impl->options.name, req.method, req.path, res.status, res.body.size(), duration_us,
-                     t_batch_size);
-      t_request_start = {};
-      t_batch_size = 0;
-    });
-  }
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
-HttpServer::~HttpServer() { Stop(); }
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::Impl* srv, tcp::socket socket)
+      : srv_(srv), socket_(std::move(socket)), timer_(socket_.get_executor()) {
+    srv_->Register(this);
+  }
+  ~Session() { srv_->Unregister(this); }
+
+  void Start(bool reject) {
+    net::dispatch(socket_.get_executor(), [self = shared_from_this(), reject] {
+      boost::system::error_code ec;
+      self->socket_.set_option(tcp::no_delay(true), ec);
+      if (reject) {
+        self->close_after_ = true;
+        self->linger_ = true;
+        self->log_path_ = "-";
+        self->ReplyError(503, "Service Unavailable: the " + self->srv_->options.name +
+                                  " listener has reached its limit of " +
+                                  std::to_string(self->srv_->options.max_connections) + " connections");
+        return;
+      }
+      self->ReadFirstByte();
+    });
+  }
+
+  // From any thread: the handler's answer.
+  void Complete(HttpResponse response) {
+    net::post(socket_.get_executor(),
+              [self = shared_from_this(), r = std::move(response)]() mutable { self->Write(std::move(r)); });
+  }
+
+  // On the strand: the server began draining.
+  void OnDrain() {
+    if (phase_ == Phase::kIdle || phase_ == Phase::kHeader) Close();
+  }
+
+  // On the strand: the drain timed out; close whatever this is doing.
+  void ForceClose() { Close(); }
+
+  auto executor() { return socket_.get_executor(); }
+
+ private:
+  enum class Phase { kIdle, kHeader, kBody, kHandling, kWriting, kClosed };
+  enum class Deadline { kNone, kIdle, kHeader, kBody, kWrite, kLinger };
+
+  const HttpServerOptions& opt() const { return srv_->options; }
+
+  void Arm(std::chrono::steady_clock::duration d, Deadline what) {
+    deadline_ = what;
+    timed_out_ = Deadline::kNone;
+    const std::uint64_t gen = ++timer_gen_;
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
+      if (ec || gen != self->timer_gen_ || self->phase_ == Phase::kClosed) return;
+      self->timed_out_ = self->deadline_;
+      boost::system::error_code ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
+  void Disarm() {
+    ++timer_gen_;
+    deadline_ = Deadline::kNone;
+    timer_.cancel();
+  }
+
+  void ReadFirstByte() {
+    phase_ = Phase::kIdle;
+    // A pipelined request already here is read and answered (503 once
+    // draining); an idle connection closes at the drain.
+    if (buffer_.size() > 0) return ReadHeader();
+    if (srv_->draining.load()) return Close();
+    Arm(std::chrono::seconds(opt().keep_alive_timeout_s), Deadline::kIdle);
+    socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](
+                                                       const boost::system::error_code& ec, std::size_t n) {
+      self->Disarm();
+      if (ec || self->phase_ == Phase::kClosed) return self->Close();  // idle timeout, EOF, reset, drain
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  void ReadHeader() {
+    phase_ = Phase::kHeader;
+    header_start_ = SteadyClock::now();
+    parser_.emplace();
+    parser_->header_limit(opt().max_header_bytes);
+    parser_->body_limit(opt().max_body_bytes);
+    Arm(std::chrono::seconds(opt().header_timeout_s), Deadline::kHeader);
+    http::async_read_header(socket_, buffer_, *parser_,
+                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  // The request line is within the first CRLF; when the header limit hits
+  // before it ends, the target is what is too long (414), not the headers.
+  bool RequestLineTooLong() const {
+    const auto data = buffer_.cdata();
+    const std::string_view text(static_cast<const char*>(data.data()), data.size());
+    const std::size_t eol = text.find("\r\n");
+    return eol == std::string_view::npos || eol > opt().max_url_bytes;
+  }
+
+  void OnHeader(boost::system::error_code ec) {
+    const Deadline timed_out = timed_out_;
+    Disarm();
+    if (phase_ == Phase::kClosed) return;
+    close_after_ = true;  // until the request proves otherwise
+    linger_ = true;
+    if (timed_out == Deadline::kHeader) {
+      return ReplyError(408, "Request Timeout: the request header did not arrive within " +
+                                 std::to_string(opt().header_timeout_s) + " s");
+    }
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted) {
+      return Close();
+    }
+    if (ec == http::error::header_limit) {
+      if (RequestLineTooLong()) return ReplyError(414, "URI Too Long: the limit is " + std::to_string(opt().max_url_bytes) + " bytes");
+      return ReplyError(431, "Request Header Fields Too Large: the limit is " +
+                                 std::to_string(opt().max_header_bytes) + " bytes");
+    }
+    if (ec == http::error::body_limit) {  // a declared Content-Length over the limit
+      return ReplyError(413, "Request body too large: limit is " + std::to_string(opt().max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::multiple_content_length || ec == http::error::bad_content_length ||
+        ec == http::error::bad_transfer_encoding) {
+      return ReplyError(400, "Bad Request: conflicting or invalid Content-Length / Transfer-Encoding (" +
+                                 ec.message() + ")");
+    }
+    if (ec) return ReplyError(400, "Bad Request: malformed HTTP request (" + ec.message() + ")");
+
+    const auto& msg = parser_->get();
+    log_method_ = std::string(msg.method_string());
+    log_path_ = std::string(msg.target().substr(0, 200));
+    if (msg.target().size() > opt().max_url_bytes) {
+      return ReplyError(414, "URI Too Long: the limit is " + std::to_string(opt().max_url_bytes) + " bytes");
+    }
+    int count = 0;
+    int content_lengths = 0;
+    for (const auto& f : msg) {
+      ++count;
+      if (f.name() == http::field::content_length) ++content_lengths;
+    }
+    if (count > opt().max_header_count) {
+      return ReplyError(431, "Request Header Fields Too Large: more than " + std::to_string(opt().max_header_count) +
+                                 " header fields");
+    }
+    if (content_lengths > 1) return ReplyError(400, "Bad Request: more than one Content-Length header");
+    if (auto te = msg.find(http::field::transfer_encoding); te != msg.end() && !IEquals(te->value(), "chunked")) {
+      return ReplyError(400, "Bad Request: Transfer-Encoding other than 'chunked' is not accepted");
+    }
+    if (msg.version() < 10 || msg.version() > 11) return ReplyError(400, "Bad Request: HTTP version not supported");
+    if (const auto cl = parser_->content_length(); cl && *cl > opt().max_body_bytes) {
+      return ReplyError(413, "Request body too large: limit is " + std::to_string(opt().max_body_bytes) + " bytes");
+    }
+    if (srv_->draining.load()) {
+      return ReplyError(503, "Service Unavailable: the server is shutting down");
+    }
+    if (parser_->is_done()) return OnRequest();
+    phase_ = Phase::kBody;
+    if (auto expect = msg.find(http::field::expect); expect != msg.end() && IEquals(expect->value(), "100-continue")) {
+      Arm(std::chrono::seconds(opt().write_timeout_s), Deadline::kWrite);
+      net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                         self->Disarm();
+                         if (ec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    phase_ = Phase::kBody;
+    Arm(std::chrono::seconds(opt().read_timeout_s), Deadline::kBody);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                       self->OnBody(ec);
+                     });
+  }
+
+  void OnBody(boost::system::error_code ec) {
+    const Deadline timed_out = timed_out_;
+    Disarm();
+    if (phase_ == Phase::kClosed) return;
+    if (timed_out == Deadline::kBody) {
+      return ReplyError(408, "Request Timeout: the request body did not arrive within " +
+                                 std::to_string(opt().read_timeout_s) + " s");
+    }
+    if (ec == http::error::body_limit) {
+      return ReplyError(413, "Request body too large: limit is " + std::to_string(opt().max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      return Close();
+    }
+    if (ec) return ReplyError(400, "Bad Request: malformed HTTP body (" + ec.message() + ")");
+    OnRequest();
+  }
+
+  void OnRequest() {
+    phase_ = Phase::kHandling;
+    auto& msg = parser_->get();
+    data_ = HttpRequest::Data{};
+    data_.method = std::string(msg.method_string());
+    data_.fields = &msg.base();
+    data_.body = msg.body();
+    ++requests_;
+    close_after_ = !msg.keep_alive() || requests_ >= opt().keep_alive_max_count || srv_->draining.load();
+    linger_ = false;
+
+    PathLimits limits;
+    limits.max_segment_bytes = opt().max_path_segment_bytes;
+    auto path = DecodePath(msg.target(), limits);
+    if (!path.ok()) {
+      if (path.status().code() == StatusCode::kOutOfRange) return ReplyError(414, "URI Too Long: " + path.status().message(), false);
+      return ReplyError(400, "Bad Request: " + path.status().message(), false);
+    }
+    data_.path = std::move(*path);
+    log_path_ = data_.path.path.substr(0, 200);
+
+    if (auto ce = msg.find(http::field::content_encoding); ce != msg.end()) {
+      auto coding = ParseContentCoding(ce->value());
+      if (!coding.ok()) return ReplyError(415, "Unsupported Media Type: " + coding.status().message(), false);
+      if (*coding != ContentCoding::kIdentity) {
+        Status st = DecodeContent(*coding, msg.body(), opt().max_body_bytes, data_.decoded_body);
+        if (st.code() == StatusCode::kResourceExhausted) {
+          return ReplyError(413, "Request body too large: limit is " + std::to_string(opt().max_body_bytes) +
+                                     " bytes after Content-Encoding", false);
+        }
+        if (!st.ok()) return ReplyError(400, "Bad Request: " + st.message(), false);
+        data_.body = data_.decoded_body;
+      }
+    }
+
+    if (auto ct = msg.find(http::field::content_type); ct != msg.end()) {
+      auto boundary = MultipartBoundary(ct->value());
+      if (boundary.ok()) {
+        auto parts = ParseMultipart(data_.body, *boundary);
+        if (!parts.ok()) return ReplyError(400, "Bad Request: malformed multipart body: " + parts.status().message(), false);
+        data_.multipart = true;
+        data_.parts = std::move(*parts);
+      } else if (IEquals(std::string_view(ct->value()).substr(0, 19), "multipart/form-data")) {
+        return ReplyError(400, "Bad Request: " + boundary.status().message(), false);
+      }
+    }
+
+    RouteMatch match = srv_->router.Match(data_.method, data_.path.segments);
+    if (match.kind != RouteMatch::Kind::kFound) {
+      // Not Found either way (the original servers answer 404 for a known
+      // path with another method too).
+      return ReplyError(404, "Not Found: no route for " + data_.method + " " + data_.path.path, false);
+    }
+    data_.params = std::move(match.params);
+    const Route& route = srv_->routes[static_cast<std::size_t>(match.route_index)];
+
+    if (route.async_handler) {
+      auto state = std::make_shared<HttpResponder::State>();
+      state->session = shared_from_this();
+      net::post(*srv_->pool, [self = shared_from_this(), &route, state] {
+        try {
+          route.async_handler(HttpRequest(&self->data_), HttpResponder(state));
+        } catch (const std::exception& e) {
+          HttpResponder{state}(self->InternalError(e.what()));
+        } catch (...) {
+          HttpResponder{state}(self->InternalError("unknown exception"));
+        }
+      });
+      return;
+    }
+    auto run = [self = shared_from_this(), &route] {
+      HttpResponse out;
+      try {
+        route.handler(HttpRequest(&self->data_), out);
+      } catch (const std::exception& e) {
+        out = self->InternalError(e.what());
+      } catch (...) {
+        out = self->InternalError("unknown exception");
+      }
+      self->Complete(std::move(out));
+    };
+    if (route.on_io_thread) {
+      run();
+    } else {
+      net::post(*srv_->pool, std::move(run));
+    }
+  }
+
+ public:
+  HttpResponse InternalError(std::string_view what) const {
+    HttpResponse out;
+    out.status = 500;
+    out.body = srv_->ErrorBody(500, HideInternalError(opt().name, what));
+    return out;
+  }
+
+ private:
+  // `close`: the request was not read to its end, so the connection cannot
+  // carry another one.
+  void ReplyError(int status, std::string message, bool close = true) {
+    HttpResponse out;
+    out.status = status;
+    out.body = srv_->ErrorBody(status, message);
+    if (close) close_after_ = true;
+    if (log_method_.empty()) log_method_ = "-";
+    Write(std::move(out));
+  }
+
+  void Write(HttpResponse out) {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kWriting;
+    // A request that arrived before the drain is answered, and it is the
+    // connection's last.
+    if (srv_->draining.load()) close_after_ = true;
+    res_.emplace(static_cast<http::status>(out.status), 11);
+    res_->set(http::field::server, "clipserve");
+    if (!out.content_type.empty()) res_->set(http::field::content_type, out.content_type);
+    for (auto& [k, v] : out.headers) res_->insert(k, v);
+    res_->keep_alive(!close_after_);
+    res_->body() = std::move(out.body);
+    res_->prepare_payload();
+    if (opt().access_log) {
+      const long long duration_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - header_start_).count();
+      WriteAccessLog(opt().name, data_.method.empty() ? log_method_ : data_.method, log_path_, out.status,
+                     res_->body().size(), duration_us, out.batch_size);
+    }
+    Arm(std::chrono::seconds(opt().write_timeout_s), Deadline::kWrite);
+    http::async_write(socket_, *res_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+      self->Disarm();
+      self->res_.reset();
+      if (ec) return self->Close();
+      if (self->close_after_) return self->linger_ ? self->Linger() : self->Close();
+      self->data_ = HttpRequest::Data{};
+      self->log_method_.clear();
+      self->parser_.reset();
+      self->ReadFirstByte();
+    });
+  }
+
+  void Linger() {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kWriting;
+    linger_deadline_ = SteadyClock::now() + kLingerTime;
+    Arm(kLingerTime, Deadline::kLinger);
+    DiscardInput();
+  }
+
+  void DiscardInput() {
+    socket_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                               std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > kLingerBytes || SteadyClock::now() >= self->linger_deadline_) {
+        self->Disarm();
+        return self->Close();
+      }
+      self->DiscardInput();
+    });
+  }
+
+  void Close() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    Disarm();
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  HttpServer::Impl* srv_;
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
+  Deadline deadline_ = Deadline::kNone;
+  Deadline timed_out_ = Deadline::kNone;
+  Phase phase_ = Phase::kIdle;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> res_;
+  HttpRequest::Data data_;
+  std::string log_method_;
+  std::string log_path_ = "-";
+  SteadyClock::time_point header_start_ = SteadyClock::now();
+  int requests_ = 0;
+  bool close_after_ = false;
+  bool linger_ = false;
+  SteadyClock::time_point linger_deadline_{};
+  std::size_t lingered_ = 0;
+  std::array<char, 16384> scratch_{};
+};
+
+}  // namespace
+
+HttpResponder::State::~State() {
+  if (!done.load() && session) session->Complete(session->InternalError("the handler did not answer"));
+}
+
+void HttpResponder::operator()(HttpResponse response) const {
+  if (!state_ || state_->done.exchange(true)) return;
+  state_->session->Complete(std::move(response));
+}
+
+void HttpServer::Impl::Register(Session* s) {
+  std::lock_guard lock(sessions_mu);
+  sessions.insert(s);
+  open.fetch_add(1);
+}
+
+void HttpServer::Impl::Unregister(Session* s) {
+  {
+    std::lock_guard lock(sessions_mu);
+    sessions.erase(s);
+    open.fetch_sub(1);
+  }
+  sessions_cv.notify_all();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      const bool reject = open.load() >= options.max_connections || draining.load();
+      std::make_shared<Session>(this, std::move(socket))->Start(reject);
+    } else {
+      // EMFILE and the like: back off briefly instead of spinning.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    Accept();
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, std::vector<Route> routes)
+    : impl_(std::make_shared<Impl>(std::move(options))) {
+  impl_->routes = std::move(routes);
+  for (std::size_t i = 0; i < impl_->routes.size(); ++i) {
+    const Route& r = impl_->routes[i];
+    Status st = impl_->router.Add(r.method, r.pattern, static_cast<int>(i));
+    if (!st.ok()) std::fprintf(stderr, "clip-server: %s: bad route: %s\n", impl_->options.name.c_str(), st.message().c_str());
+  }
+  impl_->pool.emplace(static_cast<std::size_t>(std::max(1, impl_->options.worker_threads)));
+}
+
+HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
 StatusOr<int> HttpServer::Bind() {
   std::lock_guard lock(impl_->mu);
-  auto& svr = impl_->server;
   const auto& opt = impl_->options;
-  int port = -1;
-  if (opt.port == 0) {
-    port = svr.bind_to_any_port(opt.host);
-  } else {
-    port = svr.bind_to_port(opt.host, opt.port) ? opt.port : -1;
+  auto fail = [&](const std::string& why) {
+    return UnavailableError("cannot bind " + opt.name + " listener to " + opt.host + ":" + std::to_string(opt.port) +
+                            ": " + why);
+  };
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(opt.host == "localhost" ? "127.0.0.1" : opt.host, ec);
+  if (ec) return fail("bad address: " + ec.message());
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(opt.port));
+  auto& a = impl_->acceptor;
+  if (a.open(endpoint.protocol(), ec); ec) return fail(ec.message());
+  a.set_option(net::socket_base::reuse_address(true), ec);
+  if (a.bind(endpoint, ec); ec) {
+    a.close(ec);
+    return fail(ec.message());
   }
-  if (port <= 0) {
-    return UnavailableError("cannot bind " + opt.name + " listener to " + opt.host + ":" + std::to_string(opt.port));
+  if (a.listen(opt.listen_backlog, ec); ec) {
+    a.close(ec);
+    return fail(ec.message());
   }
-  svr.RaiseBacklog(opt.listen_backlog);
-  impl_->port = port;
-  return port;
+  impl_->port = a.local_endpoint(ec).port();
+  return impl_->port;
 }
 
 void HttpServer::Start() {
   std::lock_guard lock(impl_->mu);
-  if (impl_->started || impl_->port <= 0) return;
+  if (impl_->started || impl_->port <= 0 || impl_->stopped) return;
   impl_->started = true;
-  impl_->thread = std::thread([impl = impl_.get()] {
-    impl->server.listen_after_bind();
-    impl->exited.store(true);
-  });
+  net::dispatch(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->Accept(); });
+  const int n = std::max(1, impl_->options.io_threads);
+  for (int i = 0; i < n; ++i) {
+    impl_->io_threads.emplace_back([impl = impl_.get()] {
+      // An exception escaping a completion handler would end the thread;
+      // log it and keep the thread serving.
+      while (true) {
+        try {
+          impl->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "clip-server: %s: I/O thread caught: %s\n", impl->options.name.c_str(), e.what());
+        } catch (...) {
+          std::fprintf(stderr, "clip-server: %s: I/O thread caught an unknown exception\n", impl->options.name.c_str());
+        }
+      }
+    });
+  }
 }
 
-void HttpServer::Stop() {
+void HttpServer::BeginDrain() {
+  if (impl_->draining.exchange(true)) return;
+  Impl* impl = impl_.get();
+  net::dispatch(impl->acceptor.get_executor(), [impl] {
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  std::lock_guard lock(impl->sessions_mu);
+  for (Session* s : impl->sessions) {
+    if (auto sp = s->weak_from_this().lock()) net::post(sp->executor(), [sp] { sp->OnDrain(); });
+  }
+}
+
+void HttpServer::Stop(std::chrono::milliseconds timeout) {
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
-  if (!impl_->started) return;
-  // httplib's stop() is a no-op until listen_after_bind has entered its
-  // accept loop, so wait for that (or for the thread to have given up).
-  while (!impl_->exited.load()) {
-    if (impl_->server.is_running()) {
-      impl_->server.stop();
-      break;
+  BeginDrain();
+  Impl* impl = impl_.get();
+  if (impl->started) {
+    {
+      std::unique_lock sl(impl->sessions_mu);
+      impl->sessions_cv.wait_for(sl, timeout, [impl] { return impl->sessions.empty(); });
+      for (Session* s : impl->sessions) {
+        if (auto sp = s->weak_from_this().lock()) net::post(sp->executor(), [sp] { sp->ForceClose(); });
+      }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Handlers still running finish (their answers go nowhere once the
+    // connection is closed); then the I/O threads stop.
+    impl->pool->join();
+    impl->work.reset();
+    impl->ioc.stop();
+    for (auto& t : impl->io_threads) t.join();
+  } else {
+    impl->pool->join();
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
   }
-  impl_->thread.join();
 }
 
 int HttpServer::port() const { return impl_->port; }
 const std::string& HttpServer::host() const { return impl_->options.host; }
+int HttpServer::open_connections() const { return impl_->open.load(); }
 
 }  // namespace clipserve::server

@@ -73,21 +73,29 @@ std::vector<Route> KserveApi::Routes() {
     return Counted(options_.request_counter, "kserve", std::move(name),
                    [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); });
   };
-  const std::string m = "/v2/models/([^/]+)(?:/versions/([^/]+))?";
-  // Order matters: httplib takes the first match, so /v2/models/stats comes
-  // before the model-name patterns that would read "stats" as a model.
+  // Every model route exists without and with a version; `{}` is one path
+  // segment (router.h), parameter 1 the model and 2 the version. The first
+  // match wins, so /v2/models/stats comes before /v2/models/{}.
+  const std::string m = "/v2/models/{}";
+  const std::string mv = "/v2/models/{}/versions/{}";
+  constexpr bool kIo = true;  // cheap, never blocks: answered on the I/O thread
   // clang-format off
   return {
-      {"GET",  "/v2/health/live",      bind(&KserveApi::Live,            "/v2/health/live")},
-      {"GET",  "/v2/health/ready",     bind(&KserveApi::Ready,           "/v2/health/ready")},
-      {"GET",  "/v2",                  bind(&KserveApi::ServerMetadata,  "/v2")},
-      {"GET",  "/v2/models/stats",     bind(&KserveApi::AllStats,        "/v2/models/stats")},
-      {"POST", "/v2/repository/index", bind(&KserveApi::RepositoryIndex, "/v2/repository/index")},
-      {"GET",  m,                      bind(&KserveApi::ModelMetadata,   "/v2/models/{m}")},
-      {"GET",  m + "/ready",           bind(&KserveApi::ModelReady,      "/v2/models/{m}/ready")},
-      {"GET",  m + "/config",          bind(&KserveApi::ModelConfig,     "/v2/models/{m}/config")},
-      {"GET",  m + "/stats",           bind(&KserveApi::ModelStats,      "/v2/models/{m}/stats")},
+      {"GET",  "/v2/health/live",      bind(&KserveApi::Live,            "/v2/health/live"),       kIo},
+      {"GET",  "/v2/health/ready",     bind(&KserveApi::Ready,           "/v2/health/ready"),      kIo},
+      {"GET",  "/v2",                  bind(&KserveApi::ServerMetadata,  "/v2"),                   kIo},
+      {"GET",  "/v2/models/stats",     bind(&KserveApi::AllStats,        "/v2/models/stats"),      kIo},
+      {"POST", "/v2/repository/index", bind(&KserveApi::RepositoryIndex, "/v2/repository/index"),  kIo},
+      {"GET",  m,                      bind(&KserveApi::ModelMetadata,   "/v2/models/{m}"),        kIo},
+      {"GET",  mv,                     bind(&KserveApi::ModelMetadata,   "/v2/models/{m}"),        kIo},
+      {"GET",  m + "/ready",           bind(&KserveApi::ModelReady,      "/v2/models/{m}/ready"),  kIo},
+      {"GET",  mv + "/ready",          bind(&KserveApi::ModelReady,      "/v2/models/{m}/ready"),  kIo},
+      {"GET",  m + "/config",          bind(&KserveApi::ModelConfig,     "/v2/models/{m}/config"), kIo},
+      {"GET",  mv + "/config",         bind(&KserveApi::ModelConfig,     "/v2/models/{m}/config"), kIo},
+      {"GET",  m + "/stats",           bind(&KserveApi::ModelStats,      "/v2/models/{m}/stats"),  kIo},
+      {"GET",  mv + "/stats",          bind(&KserveApi::ModelStats,      "/v2/models/{m}/stats"),  kIo},
       {"POST", m + "/infer",           bind(&KserveApi::Infer,           "/v2/models/{m}/infer")},
+      {"POST", mv + "/infer",          bind(&KserveApi::Infer,           "/v2/models/{m}/infer")},
   };
   // clang-format on
 }

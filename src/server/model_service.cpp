@@ -157,7 +157,8 @@ StatusOr<EmbedOutcome> ModelService::EmbedEncoded(InferRoute route, std::span<co
 StatusOr<EmbedOutcome> ModelService::Submit(InferRoute route, std::vector<float> pixels, int num_images,
                                             std::int64_t preprocess_us) {
   if (!ready()) return UnavailableError("model is not ready");
-  if (shutting_down_.load()) return UnavailableError("server is shutting down");
+  // Draining (StopAccepting) only turns readiness off: requests the HTTP
+  // layer already took are still served, until Shutdown stops the batcher.
   if (num_images > options_.max_images_per_request) {
     return OutOfRangeError("too many images in one request: " + std::to_string(num_images) + " (limit " +
                                 std::to_string(options_.max_images_per_request) + ")");
@@ -175,6 +176,12 @@ StatusOr<EmbedOutcome> ModelService::Submit(InferRoute route, std::vector<float>
 void ModelService::RecordEarlyFailure(InferRoute route, const Status& status, std::uint64_t elapsed_ns) {
   (void)status;
   stats_for(route)->RecordFailure(metrics::FailureReason::kOther, elapsed_ns);
+}
+
+void ModelService::StopAccepting() {
+  std::lock_guard lock(shutdown_mu_);
+  shutting_down_.store(true, std::memory_order_release);
+  if (ready() && batcher_) batcher_->StopDelaying();
 }
 
 Status ModelService::Shutdown(Microseconds drain_timeout) {

@@ -113,9 +113,10 @@ class ModelService {
   // "image <index>: "; more than max_images_per_request is OutOfRange.
   StatusOr<EmbedOutcome> EmbedEncoded(InferRoute route, std::span<const std::string_view> images);
 
-  // Readiness turns false and new requests get Unavailable; queued work is
-  // untouched. Shutdown() implies it.
-  void StopAccepting() { shutting_down_.store(true, std::memory_order_release); }
+  // Readiness turns false; requests are still served (the HTTP layer stops
+  // taking new ones) until Shutdown() stops the batcher. Shutdown() implies it.
+  // The batcher stops waiting to fill batches from here on.
+  void StopAccepting();
 
   // Stops accepting, drains queued work within `drain_timeout`. Idempotent.
   Status Shutdown(Microseconds drain_timeout);

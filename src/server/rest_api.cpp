@@ -30,11 +30,12 @@ std::vector<Route> RestApi::Routes() {
     return Counted(options_.request_counter, "rest", std::move(name),
                    [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); });
   };
+  constexpr bool kIo = true;  // cheap, never blocks: answered on the I/O thread
   // clang-format off
   return {
-      {"GET",  "/health",       bind(&RestApi::Health,      "/health")},
-      {"GET",  "/healthz",      bind(&RestApi::Healthz,     "/healthz")},
-      {"GET",  "/model-info",   bind(&RestApi::ModelInfo,   "/model-info")},
+      {"GET",  "/health",       bind(&RestApi::Health,      "/health"),       kIo},
+      {"GET",  "/healthz",      bind(&RestApi::Healthz,     "/healthz"),      kIo},
+      {"GET",  "/model-info",   bind(&RestApi::ModelInfo,   "/model-info"),   kIo},
       {"GET",  "/gpu-info",     bind(&RestApi::GpuInfo,     "/gpu-info")},
       {"POST", "/embed/base64", bind(&RestApi::EmbedBase64, "/embed/base64")},
       {"POST", "/embed/batch",  bind(&RestApi::EmbedBatch,  "/embed/batch")},
