@@ -113,12 +113,21 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->envname(env("MAX_DECODE_BYTES"));
   app.add_option("--max-pixels", c.max_pixels, "Largest decoded image, pixels (default 178956970, Pillow's limit)")
       ->envname(env("MAX_PIXELS"));
-  app.add_option("--read-timeout-s", c.read_timeout_s, "Per-connection socket read timeout, seconds (default 30)")
+  app.add_option("--read-timeout-s", c.read_timeout_s,
+                 "Time for a request body to arrive whole, seconds; then 408 and close (default 30)")
       ->envname(env("READ_TIMEOUT_S"));
+  app.add_option("--header-timeout-s", c.header_timeout_s,
+                 "Time for a request header to arrive whole from its first byte, seconds; then 408 and close (default 10)")
+      ->envname(env("HEADER_TIMEOUT_S"));
+  app.add_option("--max-connections", c.max_connections,
+                 "Open connections per listener; more are answered 503 and closed (default 1024)")
+      ->envname(env("MAX_CONNECTIONS"));
+  app.add_option("--io-threads", c.io_threads, "Socket I/O threads per listener (default 2)")
+      ->envname(env("IO_THREADS"));
   app.add_option("--keep-alive-timeout-s", c.keep_alive_timeout_s, "Idle keep-alive connection timeout, seconds (default 5)")
       ->envname(env("KEEP_ALIVE_TIMEOUT_S"));
   app.add_option("--threads-http", c.http_threads,
-                 "HTTP worker threads per listener = concurrent connections served (default 264)")
+                 "Handler threads per listener: request parsing, decoding and (for blocking routes) waiting on inference (default 264)")
       ->envname(env("THREADS_HTTP"));
   app.add_option("--drain-timeout-s", c.drain_timeout_s, "On SIGTERM/SIGINT, wait at most this for in-flight work, seconds (default 30)")
       ->envname(env("DRAIN_TIMEOUT_S"));

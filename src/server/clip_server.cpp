@@ -27,6 +27,10 @@ Status ServerConfig::Validate() const {
   if (max_decode_bytes < 1) return InvalidArgumentError("--max-decode-bytes must be >= 1");
   if (read_timeout_s < 1) return InvalidArgumentError("--read-timeout-s must be >= 1");
   if (http_threads < 1) return InvalidArgumentError("--threads-http must be >= 1");
+  if (io_threads < 1) return InvalidArgumentError("--io-threads must be >= 1");
+  if (header_timeout_s < 1) return InvalidArgumentError("--header-timeout-s must be >= 1");
+  if (keep_alive_timeout_s < 1) return InvalidArgumentError("--keep-alive-timeout-s must be >= 1");
+  if (max_connections < 1) return InvalidArgumentError("--max-connections must be >= 1");
   if (drain_timeout_s < 0) return InvalidArgumentError("--drain-timeout-s must be >= 0");
   for (int s : warmup_batch_sizes) {
     if (s < 1 || s > max_batch_size) {
@@ -115,6 +119,9 @@ Status ClipServer::Start() {
     o.worker_threads = config_.http_threads;
     o.max_body_bytes = config_.max_body_bytes;
     o.read_timeout_s = config_.read_timeout_s;
+    o.header_timeout_s = config_.header_timeout_s;
+    o.io_threads = config_.io_threads;
+    o.max_connections = config_.max_connections;
     o.keep_alive_timeout_s = config_.keep_alive_timeout_s;
     o.access_log = config_.access_log;
     o.error_body = error_body;
@@ -148,7 +155,8 @@ Status ClipServer::Start() {
          /*on_io_thread=*/true},
     };
     auto o = make_options("metrics", config_.metrics_port, &KserveApi::ErrorBody);
-    o.worker_threads = 8;
+    o.worker_threads = 1;  // /metrics runs on the I/O thread
+    o.io_threads = 1;
     l.metrics_http = std::make_unique<HttpServer>(o, std::move(routes));
     RETURN_IF_ERROR(l.metrics_http->Bind().status());
   }

@@ -54,9 +54,12 @@ struct ServerConfig {
   int max_images_per_request = 256;
   std::uint64_t max_pixels = 2ull * 89478485ull;
   std::uint64_t max_decode_bytes = 128ull << 20;
-  int read_timeout_s = 30;
+  int read_timeout_s = 30;       // a request body, whole
+  int header_timeout_s = 10;     // a request header, from its first byte
   int keep_alive_timeout_s = 5;
-  int http_threads = 264;  // per listener: 256 keep-alive clients + spare
+  int http_threads = 264;        // per listener: handler pool (sync handlers block here)
+  int io_threads = 2;            // per listener: socket I/O
+  int max_connections = 1024;    // per listener; more get 503
   int drain_timeout_s = 30;
   bool access_log = true;
 

@@ -47,6 +47,11 @@ Status DecodeContent(ContentCoding coding, std::string_view input, std::uint64_t
     // over, without ever holding more than limit + 1 decoded bytes.
     const std::size_t room = std::min<std::uint64_t>(kChunk, max_output_bytes + 1 - out.size());
     const std::size_t before = out.size();
+    // Geometric growth, asked never past limit + 1 (the allocator may round
+    // a request up to twice the old capacity).
+    if (out.capacity() < before + room) {
+      out.reserve(std::min<std::uint64_t>(max_output_bytes + 1, std::max(before + room, 2 * out.capacity())));
+    }
     out.resize(before + room);
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + before);
     zs.avail_out = static_cast<uInt>(room);
@@ -73,7 +78,7 @@ Status DecodeContent(ContentCoding coding, std::string_view input, std::uint64_t
   }
   if (status.ok() && zs.avail_in != 0) status = InvalidArgumentError("bytes after the end of the compressed body");
   inflateEnd(&zs);
-  if (!status.ok()) out.clear();
+  if (!status.ok()) std::string().swap(out);  // give the memory back at once
   return status;
 }
 

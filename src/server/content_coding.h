@@ -20,7 +20,9 @@ StatusOr<ContentCoding> ParseContentCoding(std::string_view value);
 
 // Decodes `input` into `out` (replaced). ResourceExhausted as soon as the
 // output would exceed `max_output_bytes` (413); InvalidArgument for a
-// corrupt or truncated stream, or bytes after its end (400).
+// corrupt or truncated stream, or bytes after its end (400). `out` never
+// holds more than max_output_bytes + 1 bytes (its capacity stays under twice
+// that), and its memory is released on failure.
 Status DecodeContent(ContentCoding coding, std::string_view input, std::uint64_t max_output_bytes, std::string& out);
 
 }  // namespace clipserve::server

@@ -327,6 +327,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (const auto cl = parser_->content_length(); cl && *cl > opt().max_body_bytes) {
       return ReplyError(413, "Request body too large: limit is " + std::to_string(opt().max_body_bytes) + " bytes");
     }
+    if (msg.method() == http::verb::post && !parser_->content_length() && !parser_->chunked()) {
+      // Without either, HTTP/1.1 says the body is empty, and what the client
+      // sends next would be read as another request.
+      return ReplyError(411, "Length Required: a POST needs Content-Length or chunked Transfer-Encoding");
+    }
     if (srv_->draining.load()) {
       return ReplyError(503, "Service Unavailable: the server is shutting down");
     }
