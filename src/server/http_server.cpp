@@ -159,6 +159,10 @@ struct HttpServer::Impl {
   }
 
   void Accept();
+  // Owning references to the sessions alive now, taken under the lock but
+  // released outside it: the last reference may run a Session destructor,
+  // which takes the lock to unregister.
+  std::vector<std::shared_ptr<Session>> LiveSessions();
   void Register(Session* s);
   void Unregister(Session* s);
 };
@@ -240,7 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kIdle;
     // A pipelined request already here is read and answered (503 once
     // draining); an idle connection closes at the drain.
-    if (buffer_.size() > 0) return ReadHeader();
+    if (buffer_.size() > 0) return StartHeader();
     if (srv_->draining.load()) return Close();
     Arm(std::chrono::seconds(opt().keep_alive_timeout_s), Deadline::kIdle);
     socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](
@@ -248,30 +252,56 @@ class Session : public std::enable_shared_from_this<Session> {
       self->Disarm();
       if (ec || self->phase_ == Phase::kClosed) return self->Close();  // idle timeout, EOF, reset, drain
       self->buffer_.commit(n);
-      self->ReadHeader();
+      self->StartHeader();
+    });
+  }
+
+  void StartHeader() {
+    phase_ = Phase::kHeader;
+    header_start_ = SteadyClock::now();
+    header_deadline_ = header_start_ + std::chrono::seconds(opt().header_timeout_s);
+    ScanRequestLine();
+  }
+
+  // Beast reports only "header too large"; reading until the request line
+  // ends tells a target that is too long (414) from too many or too large
+  // header fields (431). Usually the first read holds the whole header.
+  void ScanRequestLine() {
+    const auto data = buffer_.cdata();
+    const std::string_view text(static_cast<const char*>(data.data()), data.size());
+    if (text.find("\r\n") != std::string_view::npos) return ReadHeader();
+    if (text.size() > opt().max_url_bytes + 64) {
+      close_after_ = true;
+      linger_ = true;
+      return ReplyError(414, "URI Too Long: the limit is " + std::to_string(opt().max_url_bytes) + " bytes");
+    }
+    Arm(header_deadline_ - SteadyClock::now(), Deadline::kHeader);
+    socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](
+                                                       const boost::system::error_code& ec, std::size_t n) {
+      const bool timed_out = self->timed_out_ == Deadline::kHeader;
+      self->Disarm();
+      if (self->phase_ == Phase::kClosed) return;
+      if (timed_out) {
+        self->close_after_ = true;
+        self->linger_ = true;
+        return self->ReplyError(408, "Request Timeout: the request header did not arrive within " +
+                                         std::to_string(self->opt().header_timeout_s) + " s");
+      }
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->ScanRequestLine();
     });
   }
 
   void ReadHeader() {
-    phase_ = Phase::kHeader;
-    header_start_ = SteadyClock::now();
     parser_.emplace();
     parser_->header_limit(opt().max_header_bytes);
     parser_->body_limit(opt().max_body_bytes);
-    Arm(std::chrono::seconds(opt().header_timeout_s), Deadline::kHeader);
+    Arm(header_deadline_ - SteadyClock::now(), Deadline::kHeader);
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                               self->OnHeader(ec);
                             });
-  }
-
-  // The request line is within the first CRLF; when the header limit hits
-  // before it ends, the target is what is too long (414), not the headers.
-  bool RequestLineTooLong() const {
-    const auto data = buffer_.cdata();
-    const std::string_view text(static_cast<const char*>(data.data()), data.size());
-    const std::size_t eol = text.find("\r\n");
-    return eol == std::string_view::npos || eol > opt().max_url_bytes;
   }
 
   void OnHeader(boost::system::error_code ec) {
@@ -289,7 +319,6 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     if (ec == http::error::header_limit) {
-      if (RequestLineTooLong()) return ReplyError(414, "URI Too Long: the limit is " + std::to_string(opt().max_url_bytes) + " bytes");
       return ReplyError(431, "Request Header Fields Too Large: the limit is " +
                                  std::to_string(opt().max_header_bytes) + " bytes");
     }
@@ -562,6 +591,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string log_method_;
   std::string log_path_ = "-";
   SteadyClock::time_point header_start_ = SteadyClock::now();
+  SteadyClock::time_point header_deadline_ = SteadyClock::now();
   int requests_ = 0;
   bool close_after_ = false;
   bool linger_ = false;
@@ -579,6 +609,16 @@ HttpResponder::State::~State() {
 void HttpResponder::operator()(HttpResponse response) const {
   if (!state_ || state_->done.exchange(true)) return;
   state_->session->Complete(std::move(response));
+}
+
+std::vector<std::shared_ptr<Session>> HttpServer::Impl::LiveSessions() {
+  std::vector<std::shared_ptr<Session>> live;
+  std::lock_guard lock(sessions_mu);
+  live.reserve(sessions.size());
+  for (Session* s : sessions) {
+    if (auto sp = s->weak_from_this().lock()) live.push_back(std::move(sp));
+  }
+  return live;
 }
 
 void HttpServer::Impl::Register(Session* s) {
@@ -680,10 +720,7 @@ void HttpServer::BeginDrain() {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  std::lock_guard lock(impl->sessions_mu);
-  for (Session* s : impl->sessions) {
-    if (auto sp = s->weak_from_this().lock()) net::post(sp->executor(), [sp] { sp->OnDrain(); });
-  }
+  for (auto& sp : impl->LiveSessions()) net::post(sp->executor(), [sp] { sp->OnDrain(); });
 }
 
 void HttpServer::Stop(std::chrono::milliseconds timeout) {
@@ -696,10 +733,8 @@ void HttpServer::Stop(std::chrono::milliseconds timeout) {
     {
       std::unique_lock sl(impl->sessions_mu);
       impl->sessions_cv.wait_for(sl, timeout, [impl] { return impl->sessions.empty(); });
-      for (Session* s : impl->sessions) {
-        if (auto sp = s->weak_from_this().lock()) net::post(sp->executor(), [sp] { sp->ForceClose(); });
-      }
     }
+    for (auto& sp : impl->LiveSessions()) net::post(sp->executor(), [sp] { sp->ForceClose(); });
     // Handlers still running finish (their answers go nowhere once the
     // connection is closed); then the I/O threads stop.
     impl->pool->join();

@@ -130,6 +130,7 @@ class ServerProcess {
   }
 
   void Signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
 
   // Waits for exit; returns the exit code (or 128 + signal), nullopt on timeout.
   std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
