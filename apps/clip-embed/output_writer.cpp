@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include <nlohmann/json.hpp>
+#include "common/json_string.h"
 
 namespace clipserve::apps {
 namespace {
@@ -40,11 +40,6 @@ StatusOr<std::string> NpyHeader(const std::vector<std::int64_t>& shape, std::siz
   out += static_cast<char>(dict.size() & 0xff);
   out += static_cast<char>(dict.size() >> 8);
   return out + dict;
-}
-
-std::string JsonQuote(const std::string& s) {
-  // Invalid UTF-8 in a path becomes U+FFFD, so every line stays valid JSON.
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 OutputWriter::OutputWriter(std::string path, OutputFormat format, std::vector<std::int64_t> row_shape,

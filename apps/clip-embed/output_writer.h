@@ -54,7 +54,4 @@ class OutputWriter {
 // otherwise to exactly that many bytes (error if it does not fit).
 StatusOr<std::string> NpyHeader(const std::vector<std::int64_t>& shape, std::size_t total_bytes = 0);
 
-// JSON string literal for a file path (quotes, escapes, control chars).
-std::string JsonQuote(const std::string& s);
-
 }  // namespace clipserve::apps

@@ -58,6 +58,4 @@ std::unique_ptr<Protocol> MakeKserveProtocol(TritonInput input, std::string mode
 // summed over versions. InvalidArgument when the body is not that shape.
 StatusOr<TritonModelCounters> ParseTritonStats(const std::string& body, const std::string& model);
 
-std::string Base64Encode(std::span<const std::uint8_t> bytes);
-
 }  // namespace clipserve::bench

@@ -2,35 +2,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/protocol.h"
+#include "common/base64.h"
 
 namespace clipserve::bench {
-
-std::string Base64Encode(std::span<const std::uint8_t> bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const std::uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    const std::uint32_t v = bytes[i] << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == bytes.size()) {
-    const std::uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 namespace {
 
@@ -56,7 +30,7 @@ class RestProtocol final : public Protocol {
       for (std::size_t i = 0; i < images.size(); ++i) {
         if (i) body += ',';
         body += '"';
-        body += Base64Encode(images[i]->encoded);
+        body += EncodeBase64(images[i]->encoded);
         body += '"';
       }
       body += "]}";

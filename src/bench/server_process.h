@@ -11,18 +11,20 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/subprocess.h"
 
 namespace clipserve::bench {
 
 class ServerProcess {
  public:
-  // fork + exec; `exec_time` is taken just before fork. stdout/stderr of the
-  // child go to `log_path` when non-empty (appended), else are inherited.
+  // fork + exec (common/subprocess.h); `exec_time` is taken just before
+  // fork. stdout/stderr of the child go to `log_path` when non-empty
+  // (appended), else are inherited.
   static StatusOr<std::unique_ptr<ServerProcess>> Start(const std::string& command, const std::string& log_path);
   ~ServerProcess();  // Stop()s if still running
 
-  pid_t pid() const { return pid_; }
-  SteadyTime exec_time() const { return exec_time_; }
+  pid_t pid() const { return process_.pid(); }
+  SteadyTime exec_time() const { return process_.spawn_time(); }
   // False once the child exited (reaps it). `exit_description` says how.
   bool Alive();
   const std::string& exit_description() const { return exit_description_; }
@@ -30,10 +32,8 @@ class ServerProcess {
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
 
  private:
-  ServerProcess(pid_t pid, SteadyTime t) : pid_(pid), exec_time_(t) {}
-  pid_t pid_;
-  SteadyTime exec_time_;
-  bool exited_ = false;
+  explicit ServerProcess(Subprocess process) : process_(std::move(process)) {}
+  Subprocess process_;
   std::string exit_description_;
 };
 

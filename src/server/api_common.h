@@ -6,6 +6,11 @@
 #include <string>
 #include <string_view>
 
+// JsonQuote (common/json_string.h) writes every hand-made JSON string of the
+// server; nlohmann bodies are dumped with error_handler_t::replace to the
+// same effect. The default dump throws on invalid UTF-8, and one such path
+// killed the server.
+#include "common/json_string.h"
 #include "metrics/registry.h"
 #include "server/http_server.h"
 #include "server/model_service.h"
@@ -24,13 +29,6 @@ HttpHandler Counted(metrics::CounterFamily* counter, std::string api, std::strin
 
 // Whether the Accept header asks for raw float32 (application/octet-stream).
 bool WantsOctetStream(const HttpRequest& request);
-
-// JSON string literal (quotes included) of `s`, escaped per RFC 8259.
-// Bytes that are not valid UTF-8 become U+FFFD, so echoing client input
-// (a path, a header) always gives valid UTF-8 JSON. Every JSON body of the
-// server is dumped the same way (nlohmann's error_handler_t::replace):
-// its default throws on invalid UTF-8, and one such path killed the server.
-std::string JsonQuote(std::string_view s);
 
 // The client-facing message of a 500: "internal error (id 3f1a-42): see the
 // server log". The detail (exception text, engine message: library words,

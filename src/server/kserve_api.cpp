@@ -5,9 +5,10 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/base64.h"
 #include "image/image.h"
 #include "server/api_common.h"
-#include "server/base64.h"
+#include "server/data_uri.h"
 
 namespace clipserve::server {
 namespace {

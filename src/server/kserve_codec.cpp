@@ -4,10 +4,11 @@
 
 #include <bit>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <memory>
+
+#include "common/json_string.h"
 
 namespace clipserve::server::kserve {
 namespace {
@@ -288,25 +289,6 @@ void AppendJsonFloats(std::string& out, std::span<const float> values) {
   out += ']';
 }
 
-namespace {
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-}  // namespace
-
 EncodedResponse EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                     const std::optional<std::string>& id, std::span<const OutputTensor> outputs) {
   EncodedResponse r;
@@ -314,22 +296,22 @@ EncodedResponse EncodeInferResponse(std::string_view model_name, std::string_vie
   s += "{";
   if (id) {
     s += "\"id\":";
-    AppendJsonString(s, *id);
+    AppendJsonQuoted(s, *id);
     s += ",";
   }
   s += "\"model_name\":";
-  AppendJsonString(s, model_name);
+  AppendJsonQuoted(s, model_name);
   s += ",\"model_version\":";
-  AppendJsonString(s, model_version);
+  AppendJsonQuoted(s, model_version);
   s += ",\"outputs\":[";
   bool any_binary = false;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& o = outputs[i];
     if (i) s += ",";
     s += "{\"name\":";
-    AppendJsonString(s, o.name);
+    AppendJsonQuoted(s, o.name);
     s += ",\"datatype\":";
-    AppendJsonString(s, o.datatype);
+    AppendJsonQuoted(s, o.datatype);
     s += ",\"shape\":" + ShapeString(o.shape);
     if (o.binary) {
       any_binary = true;

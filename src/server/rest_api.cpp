@@ -6,8 +6,9 @@
 #include <bit>
 #include <filesystem>
 
+#include "common/base64.h"
 #include "server/api_common.h"
-#include "server/base64.h"
+#include "server/data_uri.h"
 #include "server/kserve_codec.h"
 
 namespace clipserve::server {

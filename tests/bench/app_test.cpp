@@ -15,6 +15,7 @@
 #include "bench/compare.h"
 #include "bench/json_reporter.h"
 #include "fake_servers.h"
+#include "support/child_process.h"
 
 namespace clipserve::bench {
 namespace {
@@ -121,20 +122,16 @@ TEST(App, InterruptStillWritesJson) {
   FakeServer server(FakeOptions{.delay_ms = 5});
   const std::string dir = TempDir();
   const std::string out = dir + "/interrupted.json";
-  const std::string cmd = kBin + " --backend pytorch --pytorch-url " + server.url() +
-                          " --iterations 2 --batch-sizes 1 --concurrency 2 --concurrent-requests 100000 --image-size 32"
-                          " --image-pool 4 --probe-images 1 --no-progress --output " + out + " > /dev/null 2>&1";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  clipserve::testing::ChildProcess app(
+      {kBin, "--backend", "pytorch", "--pytorch-url", server.url(), "--iterations", "2", "--batch-sizes", "1",
+       "--concurrency", "2", "--concurrent-requests", "100000", "--image-size", "32", "--image-pool", "4",
+       "--probe-images", "1", "--no-progress", "--output", out},
+      {.pipe_stdout = false, .keep_stderr = false});
   while (server.embed_requests() < 40) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  app.Signal(SIGINT);
+  const int code = app.WaitExit();
+  ASSERT_LT(code, 128) << "killed by signal " << code - 128;
+  EXPECT_EQ(code, 2);
   auto doc = ReadJsonFile(out);
   ASSERT_TRUE(doc.ok());
   const json& conc = (*doc)["pytorch"]["concurrent"];

@@ -3,7 +3,6 @@
 // both personalities, one at a time like the checklist.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "bench/json_reporter.h"
+#include "support/child_process.h"
 
 namespace clipserve::bench {
 namespace {
@@ -30,52 +30,33 @@ const std::string kTiny = " --model test-tiny --weights random:1 --access-log of
 // clip-server on ephemeral ports; reads its "listening" and "ready" lines.
 class ClipServer {
  public:
-  explicit ClipServer(const std::string& api) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      const std::string cmd = "exec " + kServer + " --api " + api + " --rest-port 0 --http-port 0 --metrics-port 0" +
-                              kTiny + " 2>/dev/null";
-      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
+  explicit ClipServer(const std::string& api)
+      : child_({kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--metrics-port", "0",
+                "--model", "test-tiny", "--weights", "random:1", "--access-log", "off"},
+               {.pipe_stdout = true, .keep_stderr = false}) {
+    try {
+      child_.WaitForLine("clip-server: ready in", std::chrono::seconds(120));
+      ready = true;
+    } catch (const std::exception&) {
+      // ready stays false: the test asserts on it.
     }
-    close(fds[1]);
-    fd_ = fds[0];
     std::string text;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (text.find("ready in") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 200) <= 0) continue;
-      char buf[512];
-      const ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      text.append(buf, static_cast<std::size_t>(n));
-    }
+    for (const auto& line : child_.lines()) text += line + "\n";
     std::smatch m;
     if (std::regex_search(text, m, std::regex(R"(rest=([0-9.]+:\d+))"))) rest = "http://" + m[1].str();
     if (std::regex_search(text, m, std::regex(R"(http=([0-9.]+:\d+))"))) http = "http://" + m[1].str();
     if (std::regex_search(text, m, std::regex(R"(metrics=([0-9.]+:\d+))"))) metrics = "http://" + m[1].str() + "/metrics";
-    ready = text.find("ready in") != std::string::npos;
   }
   ~ClipServer() { Kill(SIGTERM); }
   void Kill(int sig) {
-    if (pid_ > 0) {
-      kill(pid_, sig);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
+    child_.Signal(sig);  // a no-op once reaped
+    child_.WaitExit();
   }
   bool ready = false;
   std::string rest, http, metrics;
 
  private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
+  clipserve::testing::ChildProcess child_;
 };
 
 struct Ran {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "image/image.h"
 
 namespace clipserve::bench::testing {
@@ -31,24 +32,6 @@ std::optional<std::vector<float>> EmbedImageBytes(const std::string& bytes, int 
   std::vector<float> chw(static_cast<std::size_t>(3 * size * size));
   image::ToUnitChw(*rgb, chw);
   return EmbedTensor(chw.data(), chw.size());
-}
-
-std::string Base64Decode(const std::string& in) {
-  static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0, bits = -8;
-  for (char c : in) {
-    if (c == '=') break;
-    const auto p = alphabet.find(c);
-    if (p == std::string::npos) continue;
-    val = (val << 6) + static_cast<int>(p);
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xff));
-      bits -= 8;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -95,7 +78,11 @@ FakeServer::FakeServer(FakeOptions options) : opt_(std::move(options)) {
         return;
       }
       std::vector<std::string> images;
-      for (const auto& s : j["images"]) images.push_back(Base64Decode(s.get<std::string>()));
+      for (const auto& s : j["images"]) {
+        // Bad base64 leaves the image empty: "not decodable", as bad bytes are.
+        auto bytes = DecodeBase64(s.get<std::string>());
+        images.push_back(bytes.ok() ? std::string(bytes->begin(), bytes->end()) : std::string());
+      }
       reply(images, res);
     });
     server_->Post("/embed/batch", [gate, reply](const httplib::Request& req, httplib::Response& res) {

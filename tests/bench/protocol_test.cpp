@@ -19,19 +19,6 @@ InputImage Img(std::vector<std::uint8_t> bytes, int size = 2, float fill = 0.5f)
   return i;
 }
 
-TEST(Base64, Rfc4648Vectors) {
-  auto enc = [](const std::string& s) {
-    return Base64Encode(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
-  };
-  EXPECT_EQ(enc(""), "");
-  EXPECT_EQ(enc("f"), "Zg==");
-  EXPECT_EQ(enc("fo"), "Zm8=");
-  EXPECT_EQ(enc("foo"), "Zm9v");
-  EXPECT_EQ(enc("foob"), "Zm9vYg==");
-  EXPECT_EQ(enc("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(enc("foobar"), "Zm9vYmFy");
-}
-
 TEST(KserveProtocol, BinaryTensorRequestLayout) {
   auto p = MakeKserveProtocol(TritonInput::kTensor, "m");
   InputImage a = Img({1, 2, 3}, 2, 0.25f), b = Img({4}, 2, 0.75f);

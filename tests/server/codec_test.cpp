@@ -5,9 +5,10 @@
 
 #include <cstring>
 
+#include "common/base64.h"
 #include "server/api_common.h"
-#include "server/base64.h"
 #include "server/clip_server.h"
+#include "server/data_uri.h"
 #include "server/kserve_codec.h"
 #include "test_support.h"
 

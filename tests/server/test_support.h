@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base64.h"
 #include "image/image.h"
 
 namespace clipserve::server::testing {
@@ -42,31 +43,7 @@ inline std::string MakeJpeg(int w, int h, int seed) {
 
 inline std::string AsString(const std::vector<std::uint8_t>& v) { return std::string(v.begin(), v.end()); }
 
-inline std::string Base64(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
-    out += kA[v >> 18];
-    out += kA[(v >> 12) & 63];
-    out += kA[(v >> 6) & 63];
-    out += kA[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const std::uint32_t v = std::uint8_t(in[i]) << 16;
-    out += kA[v >> 18];
-    out += kA[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    const std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8);
-    out += kA[v >> 18];
-    out += kA[(v >> 12) & 63];
-    out += kA[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
+inline std::string Base64(std::string_view in) { return EncodeBase64(in); }
 
 // Polls `pred` every millisecond until it holds or `timeout` passes.
 inline bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base64.h"
 #include "image/image.h"
 
 namespace {
@@ -40,26 +41,6 @@ double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
   return v[i];
-}
-
-std::string Base64(const std::string& in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    for (int s : {18, 12, 6, 0}) out += kA[(v >> s) & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kA[(v >> 18) & 63];
-    out += kA[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kA[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 }  // namespace
@@ -100,7 +81,7 @@ int main(int argc, char** argv) {
   httplib::Headers headers;
   if (mode == "rest") {
     path = "/embed/base64";
-    body = "{\"images\":[\"" + Base64(encoded) + "\"]}";
+    body = "{\"images\":[\"" + clipserve::EncodeBase64(encoded) + "\"]}";
   } else if (mode == "v2-image") {
     path = "/v2/models/" + model + "_image/infer";
     std::string tail(4, '\0');
