@@ -52,17 +52,17 @@ json StatsJson(const metrics::ModelStatsSnapshot& s) {
 
 struct KserveApi::Model {
   std::string name;
-  InferRoute route;
+  service::InferRoute route;
   std::string input_name;
   std::string input_datatype;  // "FP32" | "BYTES"
   std::string output_name = "embedding";
   metrics::ModelStats* stats;
 };
 
-KserveApi::KserveApi(ModelService* service, KserveApiOptions options) : service_(service), options_(std::move(options)) {
-  models_.push_back({service_->options().model_name, InferRoute::kKserveTensor, "image", "FP32", "embedding",
+KserveApi::KserveApi(service::ModelService* service, KserveApiOptions options) : service_(service), options_(std::move(options)) {
+  models_.push_back({service_->options().model_name, service::InferRoute::kKserveTensor, "image", "FP32", "embedding",
                      service_->tensor_stats()});
-  models_.push_back({service_->image_model_name(), InferRoute::kKserveImage, "image_bytes", "BYTES", "embedding",
+  models_.push_back({service_->image_model_name(), service::InferRoute::kKserveImage, "image_bytes", "BYTES", "embedding",
                      service_->image_stats()});
 }
 
@@ -253,7 +253,7 @@ void KserveApi::AllStats(const HttpRequest&, HttpResponse& res) {
   res.body = json{{"model_stats", all}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-StatusOr<EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request) {
+StatusOr<service::EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request) {
   const auto* info = service_->engine_info();
   const std::string& mn = m.name;
   if (request.inputs.size() != 1) {

@@ -19,7 +19,7 @@
 #include "metrics/registry.h"
 #include "server/http_server.h"
 #include "server/kserve_codec.h"
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 namespace clipserve::server {
 
@@ -32,7 +32,7 @@ struct KserveApiOptions {
 
 class KserveApi {
  public:
-  KserveApi(ModelService* service, KserveApiOptions options);
+  KserveApi(service::ModelService* service, KserveApiOptions options);
   ~KserveApi();
 
   std::vector<Route> Routes();
@@ -56,10 +56,10 @@ class KserveApi {
 
   // Resolves captures 1 (model) and 2 (version, may be empty).
   StatusOr<const Model*> FindModel(const HttpRequest& req) const;
-  StatusOr<EmbedOutcome> RunInfer(const Model& model, const kserve::InferRequest& request);
+  StatusOr<service::EmbedOutcome> RunInfer(const Model& model, const kserve::InferRequest& request);
   void Fail(HttpResponse& res, const Status& status);
 
-  ModelService* service_;
+  service::ModelService* service_;
   KserveApiOptions options_;
   std::vector<Model> models_;
 };

@@ -23,7 +23,7 @@ std::string ValidationError(json loc, std::string_view msg, std::string_view typ
 
 }  // namespace
 
-RestApi::RestApi(ModelService* service, RestApiOptions options) : service_(service), options_(std::move(options)) {}
+RestApi::RestApi(service::ModelService* service, RestApiOptions options) : service_(service), options_(std::move(options)) {}
 
 std::vector<Route> RestApi::Routes() {
   auto bind = [this](void (RestApi::*fn)(const HttpRequest&, HttpResponse&), std::string name) {
@@ -214,7 +214,7 @@ void RestApi::EmbedBatch(const HttpRequest& req, HttpResponse& res) {
 }
 
 void RestApi::Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res) {
-  auto outcome = service_->EmbedEncoded(InferRoute::kRest, images);
+  auto outcome = service_->EmbedEncoded(service::InferRoute::kRest, images);
   if (!outcome.ok()) {
     const Status& st = outcome.status();
     // The service names a bad image "image <i>: ..."; the original said

@@ -21,7 +21,7 @@
 #include "engine/engine.h"
 #include "metrics/registry.h"
 #include "server/http_server.h"
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 namespace clipserve::server {
 
@@ -34,7 +34,7 @@ struct RestApiOptions {
 
 class RestApi {
  public:
-  RestApi(ModelService* service, RestApiOptions options);
+  RestApi(service::ModelService* service, RestApiOptions options);
 
   std::vector<Route> Routes();
 
@@ -55,7 +55,7 @@ class RestApi {
   std::string ModelInfoJson() const;
   void Fail(HttpResponse& res, const Status& status);
 
-  ModelService* service_;
+  service::ModelService* service_;
   RestApiOptions options_;
 };
 

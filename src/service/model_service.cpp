@@ -1,4 +1,4 @@
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include "common/finite.h"
 #include "image/image.h"
 
-namespace clipserve::server {
+namespace clipserve::service {
 namespace {
 
 std::uint64_t NsSince(std::chrono::steady_clock::time_point t0) {
@@ -194,4 +194,4 @@ Status ModelService::Shutdown(Microseconds drain_timeout) {
   return st;
 }
 
-}  // namespace clipserve::server
+}  // namespace clipserve::service

@@ -1,4 +1,5 @@
-// ModelService: the server's inference context, shared by both personalities.
+// ModelService: the request-level core shared by every front end (the REST
+// and KServe HTTP personalities today; clip-embed and gRPC next).
 //
 // Owns the engine instances (through one dynamic batcher), the readiness
 // state and the warm-up. Knows no HTTP and no JSON: adapters hand it pixels
@@ -35,7 +36,7 @@
 #include "engine/engine.h"
 #include "metrics/registry.h"
 
-namespace clipserve::server {
+namespace clipserve::service {
 
 enum class InferRoute { kRest = 0, kKserveTensor = 1, kKserveImage = 2 };
 inline constexpr int kNumRoutes = 3;
@@ -144,4 +145,4 @@ class ModelService {
 // "image_size" floats per image: 3 * S * S.
 inline std::size_t FloatsPerImage(int image_size) { return 3ull * image_size * image_size; }
 
-}  // namespace clipserve::server
+}  // namespace clipserve::service
