@@ -54,6 +54,9 @@ class RestApi {
   void Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res);
   std::string ModelInfoJson() const;
   void Fail(HttpResponse& res, const Status& status);
+  // The original service's wording of a service failure (`num_images`: the
+  // request's image count, for the too-many message).
+  Status WireStatus(const service::EmbedFailure& failure, std::size_t num_images) const;
 
   service::ModelService* service_;
   RestApiOptions options_;

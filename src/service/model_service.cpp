@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <future>
 
 #include "common/finite.h"
 #include "image/image.h"
@@ -19,10 +21,69 @@ long long MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Refusals of a request that was never looked at count as REJECTED, like
+// the batcher's queue-full and shutdown rejections; bad input as OTHER.
+metrics::FailureReason ReasonFor(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNotReady:
+    case FailureKind::kDraining:
+      return metrics::FailureReason::kRejected;
+    default:
+      return metrics::FailureReason::kOther;
+  }
+}
+
+EmbedFailure Failure(FailureKind kind, Status status, std::optional<int> image_index = std::nullopt,
+                     std::string detail = {}) {
+  return EmbedFailure{kind, std::move(status), image_index, std::move(detail)};
+}
+
+std::string ShapeString(std::span<const std::int64_t> shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ']';
+  return s;
+}
+
 }  // namespace
 
-ModelService::ModelService(ModelServiceOptions options, metrics::Registry* registry) : options_(std::move(options)) {
-  const int max_batch = std::max(options_.rest_batching.max_batch_size, options_.kserve_batching.max_batch_size);
+PixelTensor PixelTensor::Chw(std::vector<float> pixels, int num_images, int image_size) {
+  return PixelTensor{{num_images, 3, image_size, image_size}, std::move(pixels)};
+}
+
+std::string_view FailureKindName(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNotReady:
+      return "not_ready";
+    case FailureKind::kDraining:
+      return "draining";
+    case FailureKind::kNoImages:
+      return "no_images";
+    case FailureKind::kTooManyImages:
+      return "too_many_images";
+    case FailureKind::kBadShape:
+      return "bad_shape";
+    case FailureKind::kBadSize:
+      return "bad_size";
+    case FailureKind::kNonFinite:
+      return "non_finite";
+    case FailureKind::kBadImage:
+      return "bad_image";
+    case FailureKind::kRefused:
+      return "refused";
+    case FailureKind::kBatcher:
+      return "batcher";
+  }
+  return "unknown";
+}
+
+ModelService::ModelService(ModelServiceOptions options, metrics::Registry* registry)
+    : options_(std::move(options)) {
+  const int max_batch =
+      std::max(options_.rest_batching.max_batch_size, options_.kserve_batching.max_batch_size);
   warmup_stats_ = std::make_unique<metrics::ModelStats>("warmup", "1", max_batch);
   auto tensor = registry->AddModel(options_.model_name, options_.model_version, max_batch);
   tensor_stats_ = tensor.ok() ? *tensor : registry->FindModel(options_.model_name, options_.model_version);
@@ -30,9 +91,7 @@ ModelService::ModelService(ModelServiceOptions options, metrics::Registry* regis
   image_stats_ = image.ok() ? *image : registry->FindModel(image_model_name(), options_.model_version);
 }
 
-ModelService::~ModelService() {
-  (void)Shutdown(Microseconds(0));
-}
+ModelService::~ModelService() { (void)Shutdown(Microseconds(0)); }
 
 const engine::EngineInfo* ModelService::engine_info() const { return ready() ? &info_ : nullptr; }
 
@@ -58,8 +117,10 @@ Status ModelService::Load(const EngineFactory& factory) {
   // either personality batches, and then per request (Submit).
   batching::BatcherOptions bo;
   bo.config = options_.kserve_batching;
-  bo.config.max_batch_size = std::max(options_.rest_batching.max_batch_size, options_.kserve_batching.max_batch_size);
-  bo.config.dynamic_batching = options_.rest_batching.dynamic_batching || options_.kserve_batching.dynamic_batching;
+  bo.config.max_batch_size =
+      std::max(options_.rest_batching.max_batch_size, options_.kserve_batching.max_batch_size);
+  bo.config.dynamic_batching =
+      options_.rest_batching.dynamic_batching || options_.kserve_batching.dynamic_batching;
   bo.config.instance_count = count;
   bo.stats = tensor_stats_;
   // Warm-up at the readiness sizes runs inside Create on every instance,
@@ -101,37 +162,95 @@ void ModelService::StartBackgroundWarmup() {
       }
       ++done;
     }
-    std::fprintf(stderr, "clip-server: background warm-up of %d batch sizes done in %lld ms\n", done, MsSince(t0));
+    std::fprintf(stderr, "clip-server: background warm-up of %d batch sizes done in %lld ms\n", done,
+                 MsSince(t0));
   });
 }
 
-StatusOr<EmbedOutcome> ModelService::EmbedPixels(InferRoute route, std::vector<float> pixels, int num_images) {
-  // A NaN or infinity would run through the model and come back as a null
-  // embedding with 200; it is the client's bad input. Returned unrecorded,
-  // like the caller's own shape/type validation, which records it (header).
-  const auto bad = ready() ? FirstNonFinite(pixels) : std::nullopt;  // not ready: Submit says so
-  if (bad) {
-    const std::size_t per_image = FloatsPerImage(info_.image_size);
-    const std::size_t plane = per_image / 3, side = static_cast<std::size_t>(info_.image_size);
-    const std::size_t image = *bad / per_image, rest = *bad % per_image;
-    Status st(StatusCode::kInvalidArgument,
-              "non-finite value (NaN or Inf) at element " + std::to_string(*bad) + " (image " +
-                  std::to_string(image) + ", channel " + std::to_string(rest / plane) + ", y " +
-                  std::to_string(rest % plane / side) + ", x " + std::to_string(rest % side) + ")");
-    return st;
+std::optional<EmbedFailure> ModelService::CheckAdmission() const {
+  if (!ready()) return Failure(FailureKind::kNotReady, UnavailableError("model is not ready"));
+  if (closed_.load(std::memory_order_acquire)) {
+    return Failure(FailureKind::kDraining, UnavailableError("server is shutting down"));
   }
-  return Submit(route, std::move(pixels), num_images, 0);
+  return std::nullopt;
 }
 
-StatusOr<EmbedOutcome> ModelService::EmbedEncoded(InferRoute route, std::span<const std::string_view> images) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!ready()) return UnavailableError("model is not ready");
-  const int n = static_cast<int>(images.size());
-  if (n == 0) return InvalidArgumentError("no images in the request");
-  if (n > options_.max_images_per_request) {
-    return OutOfRangeError("too many images in one request: " + std::to_string(n) + " (limit " +
-                                std::to_string(options_.max_images_per_request) + ")");
+std::optional<EmbedFailure> ModelService::CheckImageCount(std::int64_t num_images) const {
+  if (num_images < 1) {
+    return Failure(FailureKind::kNoImages, InvalidArgumentError("no images in the request"));
   }
+  if (num_images > options_.max_images_per_request) {
+    return Failure(FailureKind::kTooManyImages,
+                   OutOfRangeError("too many images in one request: " + std::to_string(num_images) +
+                                   " (limit " + std::to_string(options_.max_images_per_request) + ")"));
+  }
+  return std::nullopt;
+}
+
+std::optional<EmbedFailure> ModelService::CheckPixels(const PixelTensor& pixels) const {
+  const std::int64_t s = info_.image_size;
+  const auto& sh = pixels.shape;
+  if (sh.size() != 4 || sh[0] < 1 || sh[1] != 3 || sh[2] != s || sh[3] != s) {
+    return Failure(FailureKind::kBadShape,
+                   InvalidArgumentError("expected shape [-1,3," + std::to_string(s) + "," +
+                                        std::to_string(s) + "], got " + ShapeString(sh)));
+  }
+  // After the count check, so the element count below cannot overflow.
+  if (auto bad = CheckImageCount(sh[0])) return bad;
+  const std::size_t elements = static_cast<std::size_t>(sh[0]) * FloatsPerImage(info_.image_size);
+  if (const auto* raw = std::get_if<std::span<const std::byte>>(&pixels.values)) {
+    if (raw->size() != elements * sizeof(float)) {
+      return Failure(FailureKind::kBadSize,
+                     InvalidArgumentError("expected " + std::to_string(elements * sizeof(float)) +
+                                          " bytes of FP32 data, got " + std::to_string(raw->size())));
+    }
+  } else if (const auto& floats = std::get<std::vector<float>>(pixels.values); floats.size() != elements) {
+    return Failure(FailureKind::kBadSize,
+                   InvalidArgumentError("expected " + std::to_string(elements) + " elements, got " +
+                                        std::to_string(floats.size())));
+  }
+  return std::nullopt;
+}
+
+void ModelService::EmbedPixelsAsync(InferRoute route, PixelTensor tensor, EmbedCallback done) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<EmbedFailure> bad = CheckAdmission();
+  if (!bad) bad = CheckPixels(tensor);
+  if (bad) return Fail(route, std::move(*bad), NsSince(t0), done);
+
+  const int n = static_cast<int>(tensor.shape[0]);
+  std::vector<float> pixels;
+  if (const auto* raw = std::get_if<std::span<const std::byte>>(&tensor.values)) {
+    // The view may be unaligned for float (it points into a request body).
+    pixels.resize(raw->size() / sizeof(float));
+    std::memcpy(pixels.data(), raw->data(), raw->size());
+  } else {
+    pixels = std::move(std::get<std::vector<float>>(tensor.values));
+  }
+  // A NaN or infinity would run through the model and come back as a null
+  // embedding with 200; it is the client's bad input.
+  if (const auto at = FirstNonFinite(pixels)) {
+    const std::size_t per_image = FloatsPerImage(info_.image_size);
+    const std::size_t plane = per_image / 3, side = static_cast<std::size_t>(info_.image_size);
+    const std::size_t image = *at / per_image, rest = *at % per_image;
+    Status st = InvalidArgumentError(
+        "non-finite value (NaN or Inf) at element " + std::to_string(*at) + " (image " +
+        std::to_string(image) + ", channel " + std::to_string(rest / plane) + ", y " +
+        std::to_string(rest % plane / side) + ", x " + std::to_string(rest % side) + ")");
+    return Fail(route, Failure(FailureKind::kNonFinite, std::move(st), static_cast<int>(image)), NsSince(t0),
+                done);
+  }
+  Submit(route, std::move(pixels), n, 0, std::move(done));
+}
+
+void ModelService::EmbedEncodedAsync(InferRoute route, std::span<const std::string_view> images,
+                                     EmbedCallback done) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<EmbedFailure> bad = CheckAdmission();
+  if (!bad) bad = CheckImageCount(static_cast<std::int64_t>(images.size()));
+  if (bad) return Fail(route, std::move(*bad), NsSince(t0), done);
+
+  const int n = static_cast<int>(images.size());
   image::PreprocessOptions po;
   po.image_size = info_.image_size;
   po.max_pixels = options_.max_pixels;
@@ -143,39 +262,68 @@ StatusOr<EmbedOutcome> ModelService::EmbedEncoded(InferRoute route, std::span<co
     auto prepared = image::DecodeAndPrepare(std::span<const std::uint8_t>(data, images[i].size()), po);
     if (!prepared.ok()) {
       // Every preprocessing failure (corrupt, unsupported, over the pixel
-      // limit) is the client's bad input, not a server resource problem.
-      Status st(StatusCode::kInvalidArgument, "image " + std::to_string(i) + ": " + prepared.status().message());
-      RecordEarlyFailure(route, st, NsSince(t0));
-      return st;
+      // limit or the decode budget) is the client's bad input, not a server
+      // resource problem.
+      const std::string why = prepared.status().message();
+      return Fail(route,
+                  Failure(FailureKind::kBadImage,
+                          InvalidArgumentError("image " + std::to_string(i) + ": " + why), i, why),
+                  NsSince(t0), done);
     }
     image::ToUnitChw(*prepared, std::span<float>(pixels.data() + per_image * i, per_image));
   }
   const auto preprocess_us = static_cast<std::int64_t>(NsSince(t0) / 1000);
-  return Submit(route, std::move(pixels), n, preprocess_us);
+  Submit(route, std::move(pixels), n, preprocess_us, std::move(done));
 }
 
-StatusOr<EmbedOutcome> ModelService::Submit(InferRoute route, std::vector<float> pixels, int num_images,
-                                            std::int64_t preprocess_us) {
-  if (!ready()) return UnavailableError("model is not ready");
-  // Draining (StopAccepting) only turns readiness off: requests the HTTP
-  // layer already took are still served, until Shutdown stops the batcher.
-  if (num_images > options_.max_images_per_request) {
-    return OutOfRangeError("too many images in one request: " + std::to_string(num_images) + " (limit " +
-                                std::to_string(options_.max_images_per_request) + ")");
-  }
+EmbedResult ModelService::EmbedPixels(InferRoute route, PixelTensor pixels) {
+  // Shared, not on this stack: the batcher may still hold the callback (and
+  // so touch the promise) after set_value has woken this thread.
+  auto promise = std::make_shared<std::promise<EmbedResult>>();
+  auto future = promise->get_future();
+  EmbedPixelsAsync(route, std::move(pixels), [promise](EmbedResult r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+EmbedResult ModelService::EmbedEncoded(InferRoute route, std::span<const std::string_view> images) {
+  auto promise = std::make_shared<std::promise<EmbedResult>>();
+  auto future = promise->get_future();
+  EmbedEncodedAsync(route, images, [promise](EmbedResult r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+std::optional<EmbedFailure> ModelService::Admit(InferRoute route, std::optional<std::int64_t> num_images) {
+  std::optional<EmbedFailure> bad = CheckAdmission();
+  if (!bad && num_images) bad = CheckImageCount(*num_images);
+  if (bad) stats_for(route)->RecordFailure(ReasonFor(bad->kind), 0);
+  return bad;
+}
+
+EmbedFailure ModelService::Refuse(InferRoute route, Status status, SteadyTime arrival) {
+  if (status.ok()) status = InternalError("request refused without a reason");
+  stats_for(route)->RecordFailure(metrics::FailureReason::kOther, NsSince(arrival));
+  return Failure(FailureKind::kRefused, std::move(status));
+}
+
+void ModelService::Fail(InferRoute route, EmbedFailure failure, std::uint64_t elapsed_ns,
+                        const EmbedCallback& done) {
+  stats_for(route)->RecordFailure(ReasonFor(failure.kind), elapsed_ns);
+  done(std::move(failure));
+}
+
+void ModelService::Submit(InferRoute route, std::vector<float> pixels, int num_images,
+                          std::int64_t preprocess_us, EmbedCallback done) {
   batching::SubmitOptions so;
   so.allow_batching = route == InferRoute::kRest ? options_.rest_batching.dynamic_batching
                                                  : options_.kserve_batching.dynamic_batching;
   so.stats = stats_for(route);
-  StatusOr<batching::BatchResult> result = batcher_->Submit(std::move(pixels), num_images, so).get();
-  if (!result.ok()) return result.status();
-  EmbedOutcome outcome{std::move(*result), preprocess_us};
-  return outcome;
-}
-
-void ModelService::RecordEarlyFailure(InferRoute route, const Status& status, std::uint64_t elapsed_ns) {
-  (void)status;
-  stats_for(route)->RecordFailure(metrics::FailureReason::kOther, elapsed_ns);
+  // The batcher records its own failures (queue full, timeout, shutdown,
+  // engine) in so.stats; they are passed on unrecorded here.
+  batcher_->Submit(std::move(pixels), num_images, so,
+                   [preprocess_us, done = std::move(done)](StatusOr<batching::BatchResult> result) {
+                     if (!result.ok()) return done(Failure(FailureKind::kBatcher, result.status()));
+                     done(EmbedOutcome{std::move(*result), preprocess_us});
+                   });
 }
 
 void ModelService::StopAccepting() {
@@ -187,6 +335,7 @@ void ModelService::StopAccepting() {
 Status ModelService::Shutdown(Microseconds drain_timeout) {
   std::lock_guard lock(shutdown_mu_);
   shutting_down_.store(true);
+  closed_.store(true, std::memory_order_release);
   stop_background_.store(true);
   Status st;
   if (batcher_) st = batcher_->Shutdown(drain_timeout);
