@@ -8,7 +8,7 @@
 
 namespace clipserve::server {
 
-std::string ServerTimingHeader(const EmbedOutcome& outcome) {
+std::string ServerTimingHeader(const service::EmbedOutcome& outcome) {
   const auto& r = outcome.result;
   const double compute_ms = static_cast<double>(r.compute_input_us + r.compute_infer_us + r.compute_output_us) / 1000.0;
   char buf[160];

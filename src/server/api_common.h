@@ -13,13 +13,13 @@
 #include "common/json_string.h"
 #include "metrics/registry.h"
 #include "server/http_server.h"
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 namespace clipserve::server {
 
 // "queue;dur=0.012, preprocess;dur=1.5, compute;dur=20.1" (milliseconds,
 // W3C Server-Timing). compute = input gather + engine + output scatter.
-std::string ServerTimingHeader(const EmbedOutcome& outcome);
+std::string ServerTimingHeader(const service::EmbedOutcome& outcome);
 
 // Wraps a handler so each response increments
 // clipserve_http_requests_total{api, route, code} (route is the pattern's

@@ -41,8 +41,8 @@ Status ServerConfig::Validate() const {
   return options.ok() ? Status::Ok() : options.status();
 }
 
-StatusOr<ModelServiceOptions> ServerConfig::ToServiceOptions() const {
-  ModelServiceOptions o;
+StatusOr<service::ModelServiceOptions> ServerConfig::ToServiceOptions() const {
+  service::ModelServiceOptions o;
   o.model_name = model_name;
   o.instance_count = instance_count;
   o.max_pixels = max_pixels;
@@ -98,9 +98,9 @@ struct ClipServer::Listeners {
   std::unique_ptr<HttpServer> rest_http, kserve_http, metrics_http;
 };
 
-ClipServer::ClipServer(ServerConfig config, ModelServiceOptions options, ServerHooks hooks)
+ClipServer::ClipServer(ServerConfig config, service::ModelServiceOptions options, ServerHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), listeners_(std::make_unique<Listeners>()) {
-  service_ = std::make_unique<ModelService>(std::move(options), &registry_);
+  service_ = std::make_unique<service::ModelService>(std::move(options), &registry_);
 }
 
 ClipServer::~ClipServer() { (void)Shutdown(Microseconds(0)); }

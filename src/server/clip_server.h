@@ -16,7 +16,7 @@
 #include "common/status.h"
 #include "engine/engine.h"
 #include "metrics/registry.h"
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 namespace clipserve::server {
 
@@ -65,11 +65,11 @@ struct ServerConfig {
 
   Status Validate() const;
   // The service options this config implies (reads --model-config).
-  StatusOr<ModelServiceOptions> ToServiceOptions() const;
+  StatusOr<service::ModelServiceOptions> ToServiceOptions() const;
 };
 
 struct ServerHooks {
-  EngineFactory engine_factory;                       // required
+  service::EngineFactory engine_factory;              // required
   std::function<engine::DeviceFacts()> device_facts;  // for /gpu-info; may be empty
   std::string version = "0.1.0";
 };
@@ -77,7 +77,7 @@ struct ServerHooks {
 class ClipServer {
  public:
   // `config` must have passed Validate(); `options` from ToServiceOptions().
-  ClipServer(ServerConfig config, ModelServiceOptions options, ServerHooks hooks);
+  ClipServer(ServerConfig config, service::ModelServiceOptions options, ServerHooks hooks);
   ~ClipServer();
 
   // Binds and starts every enabled listener. After this, liveness answers.
@@ -95,7 +95,7 @@ class ClipServer {
   int rest_port() const;
   int http_port() const;
   int metrics_port() const;
-  ModelService& service() { return *service_; }
+  service::ModelService& service() { return *service_; }
   metrics::Registry& registry() { return registry_; }
 
  private:
@@ -103,7 +103,7 @@ class ClipServer {
   ServerConfig config_;
   ServerHooks hooks_;
   metrics::Registry registry_;
-  std::unique_ptr<ModelService> service_;
+  std::unique_ptr<service::ModelService> service_;
   std::unique_ptr<Listeners> listeners_;
 };
 

@@ -3,7 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <cstring>
+#include <cstddef>
+#include <span>
 
 #include "common/base64.h"
 #include "image/image.h"
@@ -16,11 +17,6 @@ namespace {
 using nlohmann::json;
 
 json CountNsJson(const metrics::CountNs& c) { return {{"count", c.count}, {"ns", c.ns}}; }
-
-std::uint64_t NsSince(std::chrono::steady_clock::time_point t0) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-}
 
 // Triton's $model_stat for one snapshot.
 json StatsJson(const metrics::ModelStatsSnapshot& s) {
@@ -53,17 +49,17 @@ json StatsJson(const metrics::ModelStatsSnapshot& s) {
 
 struct KserveApi::Model {
   std::string name;
-  InferRoute route;
+  service::InferRoute route;
   std::string input_name;
   std::string input_datatype;  // "FP32" | "BYTES"
   std::string output_name = "embedding";
   metrics::ModelStats* stats;
 };
 
-KserveApi::KserveApi(ModelService* service, KserveApiOptions options) : service_(service), options_(std::move(options)) {
-  models_.push_back({service_->options().model_name, InferRoute::kKserveTensor, "image", "FP32", "embedding",
+KserveApi::KserveApi(service::ModelService* service, KserveApiOptions options) : service_(service), options_(std::move(options)) {
+  models_.push_back({service_->options().model_name, service::InferRoute::kKserveTensor, "image", "FP32", "embedding",
                      service_->tensor_stats()});
-  models_.push_back({service_->image_model_name(), InferRoute::kKserveImage, "image_bytes", "BYTES", "embedding",
+  models_.push_back({service_->image_model_name(), service::InferRoute::kKserveImage, "image_bytes", "BYTES", "embedding",
                      service_->image_stats()});
 }
 
@@ -254,70 +250,88 @@ void KserveApi::AllStats(const HttpRequest&, HttpResponse& res) {
   res.body = json{{"model_stats", all}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-StatusOr<EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request) {
-  const auto* info = service_->engine_info();
+Status KserveApi::WireStatus(const Model& m, const kserve::InputTensor* in, const service::EmbedFailure& f) const {
+  using service::FailureKind;
+  const std::string input = in ? in->name : m.input_name;
+  switch (f.kind) {
+    case FailureKind::kNotReady:
+      return UnavailableError("Request for model '" + m.name + "' failed: model is not ready");
+    case FailureKind::kBadShape: {
+      const std::string s = std::to_string(service_->engine_info()->image_size);
+      return InvalidArgumentError("unexpected shape for input '" + input + "' for model '" + m.name +
+                                  "'. Expected [-1,3," + s + "," + s + "], got " +
+                                  (in ? kserve::ShapeString(in->shape) : "[]"));
+    }
+    case FailureKind::kTooManyImages:
+      if (m.route != service::InferRoute::kKserveTensor) return f.status;
+      return OutOfRangeError("inference request batch-size must be <= " +
+                             std::to_string(service_->options().max_images_per_request) + " for '" + m.name + "'");
+    case FailureKind::kBadSize: {
+      if (in == nullptr) return f.status;
+      const std::uint64_t elements = kserve::ElementCount(in->shape);
+      if (in->binary) {
+        return InvalidArgumentError("unexpected total byte size " + std::to_string(in->raw.size()) + " for input '" +
+                                    input + "', expecting " + std::to_string(elements * sizeof(float)));
+      }
+      return InvalidArgumentError("unexpected number of elements " + std::to_string(in->fp32.size()) + " for input '" +
+                                  input + "', expecting " + std::to_string(elements));
+    }
+    case FailureKind::kNonFinite: return f.status.WithPrefix("input '" + input + "'");
+    default: return f.status;  // kBadImage: "image <i>: ...", as Triton-style clients have seen it
+  }
+}
+
+StatusOr<service::EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request,
+                                                    SteadyTime arrival) {
   const std::string& mn = m.name;
+  // Wire-level refusals are counted by the service like its own.
+  auto refuse = [&](Status st) { return service_->Refuse(m.route, std::move(st), arrival).status; };
   if (request.inputs.size() != 1) {
-    return InvalidArgumentError("expected 1 inputs but got " + std::to_string(request.inputs.size()) +
-                                " inputs for model '" + mn + "'");
+    return refuse(InvalidArgumentError("expected 1 inputs but got " + std::to_string(request.inputs.size()) +
+                                       " inputs for model '" + mn + "'"));
   }
   const auto& in = request.inputs[0];
-  if (in.name != m.input_name) return InvalidArgumentError("unexpected inference input '" + in.name + "' for model '" + mn + "'");
+  if (in.name != m.input_name) {
+    return refuse(InvalidArgumentError("unexpected inference input '" + in.name + "' for model '" + mn + "'"));
+  }
   if (in.datatype != m.input_datatype) {
-    return InvalidArgumentError("inference input '" + in.name + "' data-type is '" + in.datatype + "', but model '" + mn +
-                                "' expects '" + m.input_datatype + "'");
+    return refuse(InvalidArgumentError("inference input '" + in.name + "' data-type is '" + in.datatype +
+                                       "', but model '" + mn + "' expects '" + m.input_datatype + "'"));
   }
   for (const auto& out : request.outputs) {
-    if (out.name != m.output_name) return InvalidArgumentError("unexpected inference output '" + out.name + "' for model '" + mn + "'");
+    if (out.name != m.output_name) {
+      return refuse(InvalidArgumentError("unexpected inference output '" + out.name + "' for model '" + mn + "'"));
+    }
   }
 
   if (m.input_datatype == "FP32") {
-    const std::int64_t s = info->image_size;
-    const auto& sh = in.shape;
-    if (sh.size() != 4 || sh[0] < 1 || sh[1] != 3 || sh[2] != s || sh[3] != s) {
-      return InvalidArgumentError("unexpected shape for input '" + in.name + "' for model '" + mn + "'. Expected [-1,3," +
-                                  std::to_string(s) + "," + std::to_string(s) + "], got " + kserve::ShapeString(sh));
-    }
-    if (sh[0] > service_->options().max_images_per_request) {
-      return OutOfRangeError("inference request batch-size must be <= " +
-                             std::to_string(service_->options().max_images_per_request) + " for '" + mn + "'");
-    }
-    const int n = static_cast<int>(sh[0]);
-    const std::uint64_t elements = kserve::ElementCount(sh);
-    std::vector<float> pixels;
+    // Shape, batch size, element count and finiteness are the service's checks.
+    service::PixelTensor tensor;
+    tensor.shape = in.shape;
     if (in.binary) {
-      if (in.raw.size() != elements * sizeof(float)) {
-        return InvalidArgumentError("unexpected total byte size " + std::to_string(in.raw.size()) + " for input '" +
-                                    in.name + "', expecting " + std::to_string(elements * sizeof(float)));
-      }
-      pixels.resize(elements);
-      std::memcpy(pixels.data(), in.raw.data(), in.raw.size());
+      tensor.values = std::as_bytes(std::span<const char>(in.raw.data(), in.raw.size()));
     } else {
-      if (in.fp32.size() != elements) {
-        return InvalidArgumentError("unexpected number of elements " + std::to_string(in.fp32.size()) + " for input '" +
-                                    in.name + "', expecting " + std::to_string(elements));
-      }
-      pixels = in.fp32;  // copy: the request is const; FP32 JSON is the slow path anyway
+      tensor.values = in.fp32;  // copy: the request is const; FP32 JSON is the slow path anyway
     }
-    auto out = service_->EmbedPixels(m.route, std::move(pixels), n);
-    if (!out.ok() && out.status().code() == StatusCode::kInvalidArgument) {
-      return out.status().WithPrefix("input '" + in.name + "'");
-    }
-    return out;
+    auto out = service_->EmbedPixels(m.route, std::move(tensor));
+    if (!out.ok()) return WireStatus(m, &in, out.failure());
+    return std::move(*out);
   }
 
   // BYTES: [N] or [N,1] encoded images.
   const auto& sh = in.shape;
   const bool shape_ok = (sh.size() == 1 && sh[0] >= 1) || (sh.size() == 2 && sh[0] >= 1 && sh[1] == 1);
   if (!shape_ok) {
-    return InvalidArgumentError("unexpected shape for input '" + in.name + "' for model '" + mn + "'. Expected [-1], got " +
-                                kserve::ShapeString(sh));
+    return refuse(InvalidArgumentError("unexpected shape for input '" + in.name + "' for model '" + mn +
+                                       "'. Expected [-1], got " + kserve::ShapeString(sh)));
   }
   const std::uint64_t n = kserve::ElementCount(sh);
   std::vector<std::string_view> images;
   std::vector<std::vector<std::uint8_t>> decoded;  // JSON strings that were base64
   if (in.binary) {
-    ASSIGN_OR_RETURN(images, kserve::SplitBinaryBytes(in.raw, in.name));
+    auto split = kserve::SplitBinaryBytes(in.raw, in.name);
+    if (!split.ok()) return refuse(split.status());
+    images = std::move(*split);
   } else {
     decoded.resize(in.bytes.size());
     for (size_t i = 0; i < in.bytes.size(); ++i) {
@@ -338,10 +352,12 @@ StatusOr<EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRe
     }
   }
   if (images.size() != n) {
-    return InvalidArgumentError("unexpected number of string elements " + std::to_string(images.size()) + " for input '" +
-                                in.name + "', expecting " + std::to_string(n));
+    return refuse(InvalidArgumentError("unexpected number of string elements " + std::to_string(images.size()) +
+                                       " for input '" + in.name + "', expecting " + std::to_string(n)));
   }
-  return service_->EmbedEncoded(m.route, images);
+  auto out = service_->EmbedEncoded(m.route, images);
+  if (!out.ok()) return WireStatus(m, &in, out.failure());
+  return std::move(*out);
 }
 
 void KserveApi::Infer(const HttpRequest& req, HttpResponse& res) {
@@ -349,33 +365,21 @@ void KserveApi::Infer(const HttpRequest& req, HttpResponse& res) {
   auto found = FindModel(req);
   if (!found.ok()) return Fail(res, found.status());
   const Model& m = **found;
-  if (!service_->ready()) {
-    return Fail(res, UnavailableError("Request for model '" + m.name + "' failed: model is not ready"));
-  }
-  auto fail_early = [&](const Status& st) {
-    m.stats->RecordFailure(metrics::FailureReason::kOther, NsSince(t0));
-    Fail(res, st);
-  };
+  // Refused before the body is parsed when not ready or shut down.
+  if (auto refused = service_->Admit(m.route)) return Fail(res, WireStatus(m, nullptr, *refused));
 
   std::optional<std::uint64_t> header_len;
   if (req.has_header("Inference-Header-Content-Length")) {
     auto parsed = kserve::ParseHeaderLength(req.header("Inference-Header-Content-Length"), req.body().size());
-    if (!parsed.ok()) return fail_early(parsed.status());
+    if (!parsed.ok()) return Fail(res, service_->Refuse(m.route, parsed.status(), t0).status);
     header_len = *parsed;
   }
   auto request = kserve::ParseInferRequest(req.body(), header_len);
-  if (!request.ok()) return fail_early(request.status());
+  if (!request.ok()) return Fail(res, service_->Refuse(m.route, request.status(), t0).status);
 
-  auto outcome = RunInfer(m, *request);
-  if (!outcome.ok()) {
-    // Failures the service or batcher produced are recorded there; input
-    // validation failures above it are recorded here.
-    const auto code = outcome.status().code();
-    if (code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfRange) {
-      if (outcome.status().message().rfind("image ", 0) != 0) m.stats->RecordFailure(metrics::FailureReason::kOther, NsSince(t0));
-    }
-    return Fail(res, outcome.status());
-  }
+  // Every failure below is counted in the model's stats by the service.
+  auto outcome = RunInfer(m, *request, t0);
+  if (!outcome.ok()) return Fail(res, outcome.status());
   const auto& r = outcome->result;
   bool binary = request->binary_data_output;
   for (const auto& out : request->outputs) binary = out.binary.value_or(request->binary_data_output);

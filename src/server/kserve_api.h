@@ -15,11 +15,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "metrics/registry.h"
 #include "server/http_server.h"
 #include "server/kserve_codec.h"
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 namespace clipserve::server {
 
@@ -32,7 +33,7 @@ struct KserveApiOptions {
 
 class KserveApi {
  public:
-  KserveApi(ModelService* service, KserveApiOptions options);
+  KserveApi(service::ModelService* service, KserveApiOptions options);
   ~KserveApi();
 
   std::vector<Route> Routes();
@@ -56,10 +57,16 @@ class KserveApi {
 
   // Resolves captures 1 (model) and 2 (version, may be empty).
   StatusOr<const Model*> FindModel(const HttpRequest& req) const;
-  StatusOr<EmbedOutcome> RunInfer(const Model& model, const kserve::InferRequest& request);
+  // Runs one parsed request through the service; `arrival` is when the
+  // handler started (failure durations count from it).
+  StatusOr<service::EmbedOutcome> RunInfer(const Model& model, const kserve::InferRequest& request,
+                                           SteadyTime arrival);
+  // The Triton-worded Status for a service failure; `input` is the request's
+  // input tensor (null when the failure came before parsing).
+  Status WireStatus(const Model& model, const kserve::InputTensor* input, const service::EmbedFailure& failure) const;
   void Fail(HttpResponse& res, const Status& status);
 
-  ModelService* service_;
+  service::ModelService* service_;
   KserveApiOptions options_;
   std::vector<Model> models_;
 };

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <bit>
+#include <chrono>
 #include <filesystem>
 
 #include "common/base64.h"
@@ -22,9 +23,17 @@ std::string ValidationError(json loc, std::string_view msg, std::string_view typ
   return json{{"detail", json::array({item})}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// A 422 in FastAPI's validation shape, counted by the service as a refusal.
+void Refuse422(service::ModelService& svc, SteadyTime arrival, HttpResponse& res, json loc, std::string_view msg,
+               std::string_view type) {
+  (void)svc.Refuse(service::InferRoute::kRest, InvalidArgumentError(std::string(msg)), arrival);
+  res.status = 422;
+  res.body = ValidationError(std::move(loc), msg, type);
+}
+
 }  // namespace
 
-RestApi::RestApi(ModelService* service, RestApiOptions options) : service_(service), options_(std::move(options)) {}
+RestApi::RestApi(service::ModelService* service, RestApiOptions options) : service_(service), options_(std::move(options)) {}
 
 std::vector<Route> RestApi::Routes() {
   auto bind = [this](void (RestApi::*fn)(const HttpRequest&, HttpResponse&), std::string name) {
@@ -130,51 +139,59 @@ void RestApi::GpuInfo(const HttpRequest&, HttpResponse& res) {
   res.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Status RestApi::WireStatus(const service::EmbedFailure& failure, std::size_t num_images) const {
+  using service::FailureKind;
+  switch (failure.kind) {
+    case FailureKind::kNotReady: return UnavailableError("model is loading");
+    case FailureKind::kNoImages: return InvalidArgumentError("No images provided");
+    case FailureKind::kTooManyImages:
+      return OutOfRangeError("Too many images: " + std::to_string(num_images) + " (limit " +
+                             std::to_string(service_->options().max_images_per_request) + ")");
+    case FailureKind::kBadImage:
+      return InvalidArgumentError("Invalid image at index " + std::to_string(failure.image_index.value_or(0)) + ": " +
+                                  failure.detail);
+    default: return failure.status;
+  }
+}
+
 void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
-  if (!service_->ready()) return Fail(res, UnavailableError("model is loading"));
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto refused = service_->Admit(service::InferRoute::kRest)) return Fail(res, WireStatus(*refused, 0));
   // Per-request parser: base64 bodies can be large and httplib workers are
   // many, so a thread_local parser would pin that memory per worker.
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   const std::string_view body = req.body();
   if (auto err = parser.parse(body.data(), body.size()).get(root); err) {
-    res.status = 422;
-    res.body = ValidationError(json::array({"body", 0}), std::string("JSON decode error: ") + simdjson::error_message(err),
-                               "value_error.jsondecode");
-    return;
+    return Refuse422(*service_, t0, res, json::array({"body", 0}),
+                     std::string("JSON decode error: ") + simdjson::error_message(err), "value_error.jsondecode");
   }
   simdjson::dom::object obj;
   if (root.get_object().get(obj)) {
-    res.status = 422;
-    res.body = ValidationError(json::array({"body"}), "value is not a valid dict", "type_error.dict");
-    return;
+    return Refuse422(*service_, t0, res, json::array({"body"}), "value is not a valid dict", "type_error.dict");
   }
   simdjson::dom::element images_el;
   if (obj["images"].get(images_el)) {
-    res.status = 422;
-    res.body = ValidationError(json::array({"body", "images"}), "field required", "value_error.missing");
-    return;
+    return Refuse422(*service_, t0, res, json::array({"body", "images"}), "field required", "value_error.missing");
   }
   simdjson::dom::array images;
   if (images_el.get_array().get(images)) {
-    res.status = 422;
-    res.body = ValidationError(json::array({"body", "images"}), "value is not a valid list", "type_error.list");
-    return;
+    return Refuse422(*service_, t0, res, json::array({"body", "images"}), "value is not a valid list",
+                     "type_error.list");
   }
   std::vector<std::string_view> encoded;
   for (simdjson::dom::element e : images) {
     std::string_view s;
     if (e.get_string().get(s)) {
-      res.status = 422;
-      res.body = ValidationError(json::array({"body", "images", encoded.size()}), "str type expected", "type_error.str");
-      return;
+      return Refuse422(*service_, t0, res, json::array({"body", "images", encoded.size()}), "str type expected",
+                       "type_error.str");
     }
     encoded.push_back(s);
   }
-  if (encoded.empty()) return Fail(res, InvalidArgumentError("No images provided"));
-  if (static_cast<int>(encoded.size()) > service_->options().max_images_per_request) {
-    return Fail(res, OutOfRangeError("Too many images: " + std::to_string(encoded.size()) + " (limit " +
-                                     std::to_string(service_->options().max_images_per_request) + ")"));
+  // The image count before any base64 is decoded.
+  const auto n = static_cast<std::int64_t>(encoded.size());
+  if (auto refused = service_->Admit(service::InferRoute::kRest, n)) {
+    return Fail(res, WireStatus(*refused, encoded.size()));
   }
 
   std::vector<std::vector<std::uint8_t>> decoded(encoded.size());
@@ -183,7 +200,8 @@ void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
     auto payload = StripDataUri(encoded[i]);
     StatusOr<std::vector<std::uint8_t>> bytes = payload.ok() ? DecodeBase64(*payload) : payload.status();
     if (!bytes.ok()) {
-      return Fail(res, InvalidArgumentError("Invalid image at index " + std::to_string(i) + ": " + bytes.status().message()));
+      Status st = InvalidArgumentError("Invalid image at index " + std::to_string(i) + ": " + bytes.status().message());
+      return Fail(res, service_->Refuse(service::InferRoute::kRest, std::move(st), t0).status);
     }
     decoded[i] = std::move(*bytes);
     views[i] = std::string_view(reinterpret_cast<const char*>(decoded[i].data()), decoded[i].size());
@@ -192,21 +210,14 @@ void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
 }
 
 void RestApi::EmbedBatch(const HttpRequest& req, HttpResponse& res) {
-  if (!service_->ready()) return Fail(res, UnavailableError("model is loading"));
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto refused = service_->Admit(service::InferRoute::kRest)) return Fail(res, WireStatus(*refused, 0));
   if (!req.is_multipart()) {
-    res.status = 422;
-    res.body = ValidationError(json::array({"body", "files"}), "field required", "value_error.missing");
-    return;
+    return Refuse422(*service_, t0, res, json::array({"body", "files"}), "field required", "value_error.missing");
   }
   const std::vector<FormPart> parts = req.form_parts("files");
   if (parts.empty()) {
-    res.status = 422;
-    res.body = ValidationError(json::array({"body", "files"}), "field required", "value_error.missing");
-    return;
-  }
-  if (static_cast<int>(parts.size()) > service_->options().max_images_per_request) {
-    return Fail(res, OutOfRangeError("Too many images: " + std::to_string(parts.size()) + " (limit " +
-                                     std::to_string(service_->options().max_images_per_request) + ")"));
+    return Refuse422(*service_, t0, res, json::array({"body", "files"}), "field required", "value_error.missing");
   }
   std::vector<std::string_view> views;
   views.reserve(parts.size());
@@ -215,19 +226,9 @@ void RestApi::EmbedBatch(const HttpRequest& req, HttpResponse& res) {
 }
 
 void RestApi::Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res) {
-  auto outcome = service_->EmbedEncoded(InferRoute::kRest, images);
-  if (!outcome.ok()) {
-    const Status& st = outcome.status();
-    // The service names a bad image "image <i>: ..."; the original said
-    // "Invalid image at index <i>".
-    if (st.code() == StatusCode::kInvalidArgument && st.message().rfind("image ", 0) == 0) {
-      const auto colon = st.message().find(": ");
-      const std::string index = st.message().substr(6, colon == std::string::npos ? 0 : colon - 6);
-      const std::string why = colon == std::string::npos ? st.message() : st.message().substr(colon + 2);
-      return Fail(res, InvalidArgumentError("Invalid image at index " + index + ": " + why));
-    }
-    return Fail(res, st);
-  }
+  // The service counts every failure it returns.
+  auto outcome = service_->EmbedEncoded(service::InferRoute::kRest, images);
+  if (!outcome.ok()) return Fail(res, WireStatus(outcome.failure(), images.size()));
   const auto& r = outcome->result;
   res.batch_size = r.batch_size;
   res.set_header("Server-Timing", ServerTimingHeader(*outcome));

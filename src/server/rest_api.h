@@ -21,7 +21,7 @@
 #include "engine/engine.h"
 #include "metrics/registry.h"
 #include "server/http_server.h"
-#include "server/model_service.h"
+#include "service/model_service.h"
 
 namespace clipserve::server {
 
@@ -34,7 +34,7 @@ struct RestApiOptions {
 
 class RestApi {
  public:
-  RestApi(ModelService* service, RestApiOptions options);
+  RestApi(service::ModelService* service, RestApiOptions options);
 
   std::vector<Route> Routes();
 
@@ -54,8 +54,11 @@ class RestApi {
   void Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res);
   std::string ModelInfoJson() const;
   void Fail(HttpResponse& res, const Status& status);
+  // The original service's wording of a service failure (`num_images`: the
+  // request's image count, for the too-many message).
+  Status WireStatus(const service::EmbedFailure& failure, std::size_t num_images) const;
 
-  ModelService* service_;
+  service::ModelService* service_;
   RestApiOptions options_;
 };
 
