@@ -36,7 +36,10 @@ int main(int argc, char** argv) {
   cli.add_option("--request-rate", c.request_rate, "open-loop phase: requests/s (0 = off)")->capture_default_str();
   cli.add_option("--duration", c.duration_s, "open-loop phase length, seconds")->capture_default_str();
   cli.add_option("--arrival", c.arrival, "open-loop arrivals: poisson | constant")->capture_default_str();
-  cli.add_option("--open-loop-workers", c.open_loop_workers, "max open-loop requests in flight")->capture_default_str();
+  cli.add_option("--open-loop-workers", c.open_loop_workers,
+                 "open-loop connections, opened before timing: the most requests in flight")->capture_default_str();
+  cli.add_option("--client-threads", c.client_threads,
+                 "I/O threads of the asynchronous client driving the concurrent and open-loop phases")->capture_default_str();
   cli.add_option("--late-threshold-ms", c.late_threshold_ms, "open-loop send counted late beyond this, ms")->capture_default_str();
   cli.add_option("--parity-reference", c.parity_reference, "results JSON of another run to compare probe embeddings with");
   cli.add_option("--price-per-hour", c.price_per_hour, "USD per hour of the machine, for cost per 1M images")->capture_default_str();
