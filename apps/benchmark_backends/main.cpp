@@ -61,7 +61,15 @@ int main(int argc, char** argv) {
   loopback->add_option("--connections", lb.connections, "keep-alive connections")->capture_default_str();
   loopback->add_option("--duration", lb.duration_s, "seconds per measurement")->capture_default_str();
   loopback->add_option("--server-cpus", lb.server_cpus, "pin the trivial server process to these CPUs, e.g. 1 or 1-7");
-  loopback->add_option("--server-threads", lb.server_threads, "server worker threads")->capture_default_str();
+  loopback->add_option("--server-threads", lb.server_threads, "server I/O threads")->capture_default_str();
+  loopback->add_option("--server-delay-ms", lb.server_delay_ms, "server answers after this many ms (timer, no thread held)")
+      ->capture_default_str();
+  loopback->add_option("--client-threads", lb.client_threads, "the runner's client I/O threads (and wrk -t)")->capture_default_str();
+  loopback->add_option("--path", lb.request_path, "request path")->capture_default_str();
+  loopback->add_flag("--get", lb.get, "GET the path instead of POSTing a 20-byte JSON body");
+  loopback->add_option("--rate", lb.rate, "then an open loop at this rate, requests/s (Poisson; 0 = skip)")->capture_default_str();
+  loopback->add_option("--in-flight", lb.in_flight, "open-loop connections opened before timing (max in flight)")
+      ->capture_default_str();
   loopback->add_option("--serve-seconds", lb.serve_seconds, "only serve the trivial endpoint this long, then exit");
   bool no_wrk = false;
   loopback->add_flag("--no-wrk", no_wrk, "skip the wrk comparison");
