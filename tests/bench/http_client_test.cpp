@@ -252,6 +252,29 @@ TEST(AsyncLoops, ClosedLoopOverRealConnectionsKeepsThemAll) {
   EXPECT_EQ(server.accepted(), 8);
 }
 
+// Two I/O threads: connections alternate between them; the loops' per
+// connection state and the open loop's pool are shared across threads.
+TEST(AsyncLoops, TwoIoThreadsBothLoops) {
+  BeastTestServer server;
+  HttpClient client(Local(server.port()), {2, milliseconds(5000)});
+  ASSERT_EQ(client.Open(6, "/ok/warm"), 6);
+  const WireRequest req = SerializeGet(client.endpoint(), "/ok/x");
+  auto send = [&](int c, std::int64_t, SendDone done) {
+    client.Send(c, req, [done = std::move(done)](SendResult&& r) {
+      done({r.failure, r.response.status, r.detail, r.response_time});
+    });
+  };
+  PhaseMeasurement closed;
+  RunAsyncClosedLoop(6, 3000, client.executor(), send, closed);
+  EXPECT_EQ(closed.latencies_ms.size(), 3000u) << closed.errors.first_detail;
+  PhaseMeasurement open;
+  RunAsyncOpenLoop(MakeArrivalOffsets(2000, 0.25, Arrival::kPoisson, 3), 6, milliseconds(50), client.executor(), send,
+                   open);
+  EXPECT_EQ(static_cast<std::int64_t>(open.latencies_ms.size()), open.open_loop->scheduled) << open.errors.first_detail;
+  EXPECT_EQ(client.connects(), 6);
+  EXPECT_EQ(server.accepted(), 6);
+}
+
 TEST(AsyncLoops, OpenLoopOverRealConnectionsHoldsTheSchedule) {
   BeastTestServer server;
   HttpClient client(Local(server.port()), {});
