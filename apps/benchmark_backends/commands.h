@@ -29,6 +29,7 @@ struct LoopbackOptions {
   bool get = false;           // GET request_path instead of a 20-byte JSON POST
   double rate = 0;            // > 0: then an open loop at this rate (requests/s, Poisson)
   int in_flight = 1000;       // open-loop connections, opened before timing
+  std::string url;            // measure this server instead of starting the trivial one
 };
 // Measures the runner's own ceiling against a trivial loopback server and,
 // when wrk is installed, wrk against the same server in the same run; with

@@ -4,7 +4,8 @@
 // the concurrent phase uses) hammers it for --duration seconds, then wrk
 // does the same against the same server in the same run, and, with --rate,
 // the open loop (RunAsyncOpenLoop) holds that rate with up to --in-flight
-// requests outstanding. Pin the runner with taskset.
+// requests outstanding. Pin the runner with taskset. With --url the same
+// measurements run against a server of your own (clip-server --engine null).
 #include <sched.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -93,7 +94,7 @@ double PrintClosed(const LoopbackOptions& o, const Endpoint& ep) {
   return m.wall_time_s > 0 ? ok / m.wall_time_s : 0.0;
 }
 
-double RunWrk(const LoopbackOptions& o, int port) {
+double RunWrk(const LoopbackOptions& o, const Endpoint& ep) {
   std::string lua;
   if (!o.get) {
     lua = "/tmp/clipserve-loopback-" + std::to_string(getpid()) + ".lua";
@@ -102,8 +103,8 @@ double RunWrk(const LoopbackOptions& o, int port) {
   }
   const std::string cmd = "wrk -t" + std::to_string(o.client_threads) + " -c" + std::to_string(o.connections) +
                           " -d" + std::to_string(static_cast<int>(o.duration_s)) + "s" +
-                          (lua.empty() ? "" : " -s " + lua) + " http://127.0.0.1:" + std::to_string(port) +
-                          o.request_path;
+                          (lua.empty() ? "" : " -s " + lua) + " http://" + ep.host + ":" + std::to_string(ep.port) +
+                          ep.base_path + o.request_path;
   // wrk's own CPU: the children's rusage grows by what wrk (and its sh)
   // used once pclose has reaped them; the server child is reaped only at the end.
   rusage before{}, after{};
@@ -176,9 +177,39 @@ bool PrintOpen(const LoopbackOptions& o, const Endpoint& ep) {
   return m.errors.total == 0 && !m.latencies_ms.empty();
 }
 
+// The closed loop, wrk and the open loop against `ep`, as the options ask.
+int Measure(const LoopbackOptions& o, const Endpoint& ep, const std::string& server) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  sched_getaffinity(0, sizeof mine, &mine);
+  std::cout << "loopback: " << server << "; runner on " << CPU_COUNT(&mine) << " cpu(s), " << o.client_threads
+            << " client I/O thread(s); " << (o.get ? "GET " : "POST ") << o.request_path << ", " << o.connections
+            << " connection(s), " << o.duration_s << " s each\n";
+  bool ok = true;
+  if (o.connections > 0) {
+    const double runner_rps = PrintClosed(o, ep);
+    if (o.run_wrk && OnPath("wrk")) {
+      const double wrk_rps = RunWrk(o, ep);
+      if (wrk_rps > 0) std::printf("ratio runner/wrk: %.2f\n", runner_rps / wrk_rps);
+    } else if (o.run_wrk) {
+      std::cout << "wrk not on PATH: comparison skipped\n";
+    }
+  }
+  if (o.rate > 0) ok &= PrintOpen(o, ep);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int LoopbackCommand(const LoopbackOptions& o) {
+  if (!o.url.empty()) {
+    auto ep = ParseUrl(o.url);
+    if (!ep.ok()) {
+      std::cerr << "loopback: " << ep.status().message() << "\n";
+      return 1;
+    }
+    return Measure(o, *ep, "server at " + o.url);
+  }
   int fds[2];
   if (pipe(fds) != 0) return 1;
   const pid_t child = fork();
@@ -210,28 +241,13 @@ int LoopbackCommand(const LoopbackOptions& o) {
   Endpoint ep;
   ep.host = "127.0.0.1";
   ep.port = port;
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  sched_getaffinity(0, sizeof mine, &mine);
-  std::cout << "loopback: trivial Beast server on 127.0.0.1:" << port << " (pid " << child << ", cpu "
-            << (o.server_cpus.empty() ? std::string("any") : o.server_cpus) << ", " << o.server_threads
-            << " threads, " << o.server_delay_ms << " ms delay); runner on " << CPU_COUNT(&mine) << " cpu(s), "
-            << o.client_threads << " client I/O thread(s); " << (o.get ? "GET " : "POST ") << o.request_path << ", "
-            << o.connections << " connection(s), " << o.duration_s << " s each\n";
-
-  bool ok = true;
-  if (o.connections > 0) {
-    const double runner_rps = PrintClosed(o, ep);
-    if (o.run_wrk && OnPath("wrk")) {
-      const double wrk_rps = RunWrk(o, port);
-      if (wrk_rps > 0) std::printf("ratio runner/wrk: %.2f\n", runner_rps / wrk_rps);
-    } else if (o.run_wrk) {
-      std::cout << "wrk not on PATH: comparison skipped\n";
-    }
-  }
-  if (o.rate > 0) ok &= PrintOpen(o, ep);
+  const int rc = Measure(o, ep,
+                         "trivial Beast server on 127.0.0.1:" + std::to_string(port) + " (pid " + std::to_string(child) +
+                             ", cpu " + (o.server_cpus.empty() ? std::string("any") : o.server_cpus) + ", " +
+                             std::to_string(o.server_threads) + " threads, " + std::to_string(o.server_delay_ms) +
+                             " ms delay)");
   stop();
-  return ok ? 0 : 1;
+  return rc;
 }
 
 }  // namespace clipserve::bench::app

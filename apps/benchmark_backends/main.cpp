@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   loopback->add_option("--path", lb.request_path, "request path")->capture_default_str();
   loopback->add_flag("--get", lb.get, "GET the path instead of POSTing a 20-byte JSON body");
   loopback->add_option("--rate", lb.rate, "then an open loop at this rate, requests/s (Poisson; 0 = skip)")->capture_default_str();
+  loopback->add_option("--url", lb.url, "measure this server (e.g. clip-server --engine null) instead of the trivial one");
   loopback->add_option("--in-flight", lb.in_flight, "open-loop connections opened before timing (max in flight)")
       ->capture_default_str();
   loopback->add_option("--serve-seconds", lb.serve_seconds, "only serve the trivial endpoint this long, then exit");
