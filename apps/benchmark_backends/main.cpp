@@ -36,7 +36,10 @@ int main(int argc, char** argv) {
   cli.add_option("--request-rate", c.request_rate, "open-loop phase: requests/s (0 = off)")->capture_default_str();
   cli.add_option("--duration", c.duration_s, "open-loop phase length, seconds")->capture_default_str();
   cli.add_option("--arrival", c.arrival, "open-loop arrivals: poisson | constant")->capture_default_str();
-  cli.add_option("--open-loop-workers", c.open_loop_workers, "max open-loop requests in flight")->capture_default_str();
+  cli.add_option("--open-loop-workers", c.open_loop_workers,
+                 "open-loop connections, opened before timing: the most requests in flight")->capture_default_str();
+  cli.add_option("--client-threads", c.client_threads,
+                 "I/O threads of the asynchronous client driving the concurrent and open-loop phases")->capture_default_str();
   cli.add_option("--late-threshold-ms", c.late_threshold_ms, "open-loop send counted late beyond this, ms")->capture_default_str();
   cli.add_option("--parity-reference", c.parity_reference, "results JSON of another run to compare probe embeddings with");
   cli.add_option("--price-per-hour", c.price_per_hour, "USD per hour of the machine, for cost per 1M images")->capture_default_str();
@@ -58,7 +61,16 @@ int main(int argc, char** argv) {
   loopback->add_option("--connections", lb.connections, "keep-alive connections")->capture_default_str();
   loopback->add_option("--duration", lb.duration_s, "seconds per measurement")->capture_default_str();
   loopback->add_option("--server-cpus", lb.server_cpus, "pin the trivial server process to these CPUs, e.g. 1 or 1-7");
-  loopback->add_option("--server-threads", lb.server_threads, "server worker threads")->capture_default_str();
+  loopback->add_option("--server-threads", lb.server_threads, "server I/O threads")->capture_default_str();
+  loopback->add_option("--server-delay-ms", lb.server_delay_ms, "server answers after this many ms (timer, no thread held)")
+      ->capture_default_str();
+  loopback->add_option("--client-threads", lb.client_threads, "the runner's client I/O threads (and wrk -t)")->capture_default_str();
+  loopback->add_option("--path", lb.request_path, "request path")->capture_default_str();
+  loopback->add_flag("--get", lb.get, "GET the path instead of POSTing a 20-byte JSON body");
+  loopback->add_option("--rate", lb.rate, "then an open loop at this rate, requests/s (Poisson; 0 = skip)")->capture_default_str();
+  loopback->add_option("--url", lb.url, "measure this server (e.g. clip-server --engine null) instead of the trivial one");
+  loopback->add_option("--in-flight", lb.in_flight, "open-loop connections opened before timing (max in flight)")
+      ->capture_default_str();
   loopback->add_option("--serve-seconds", lb.serve_seconds, "only serve the trivial endpoint this long, then exit");
   bool no_wrk = false;
   loopback->add_flag("--no-wrk", no_wrk, "skip the wrk comparison");

@@ -74,6 +74,7 @@ Status ValidateConfig(const BenchConfig& c) {
   if (c.price_per_hour < 0) return InvalidArgumentError("--price-per-hour must be >= 0 (USD)");
   if (c.image_size < 8) return InvalidArgumentError("--image-size must be at least 8");
   if (c.open_loop_workers < 1) return InvalidArgumentError("--open-loop-workers must be at least 1");
+  if (c.client_threads < 1) return InvalidArgumentError("--client-threads must be at least 1");
   if (c.image_pool < 1) return InvalidArgumentError("--image-pool must be at least 1");
   if (c.probe_images < 0) return InvalidArgumentError("--probe-images must be >= 0");
   auto bs = ParseBatchSizes(c.batch_sizes);

@@ -41,7 +41,8 @@ struct BenchConfig {
   double duration_s = 10;
   std::string arrival = "poisson";         // poisson | constant
   double late_threshold_ms = 1.0;
-  int open_loop_workers = 64;              // max requests in flight in the open loop
+  int open_loop_workers = 64;              // open loop: connections opened before timing = max in flight
+  int client_threads = 1;                  // I/O threads of the asynchronous client (loaded phases)
   std::string parity_reference;            // OTHER.json
   double price_per_hour = 0;               // USD; 0 = no cost estimate
   double timeout_s = 60;

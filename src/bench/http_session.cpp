@@ -1,8 +1,11 @@
 #include "bench/http_session.h"
 
-#include <httplib.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <charconv>
+
+#include "bench/http_connection.h"
 
 namespace clipserve::bench {
 
@@ -52,72 +55,54 @@ StatusOr<Endpoint> ParseUrl(const std::string& url) {
   return e;
 }
 
+// One connection on a private io_context, run on the caller's thread for
+// the length of each request: blocking to the caller, the same Beast
+// connection code as the asynchronous client underneath.
 struct HttpSession::Impl {
-  Impl(const Endpoint& ep, std::chrono::milliseconds timeout)
-      : endpoint(ep), client(ep.host, ep.port), timeout_ms(timeout) {
-    client.set_keep_alive(true);
-    // Without TCP_NODELAY a POST written as header + body can stall on
-    // Nagle + delayed ACK (40 ms on Linux) and poison every percentile.
-    client.set_tcp_nodelay(true);
-    const auto sec = timeout.count() / 1000;
-    const auto usec = (timeout.count() % 1000) * 1000;
-    client.set_connection_timeout(sec, usec);
-    client.set_read_timeout(sec, usec);
-    client.set_write_timeout(sec, usec);
-  }
+  Impl(const Endpoint& ep, std::chrono::milliseconds t)
+      : endpoint(ep),
+        connection(ioc.get_executor(), std::make_shared<const detail::Target>(detail::Resolve(ep)), t),
+        timer(ioc),
+        timeout(t) {}
 
-  SendResult Finish(httplib::Result& res, std::chrono::steady_clock::time_point start) {
-    SendResult out;
-    if (!res) {
-      const auto err = res.error();
-      const auto elapsed = std::chrono::steady_clock::now() - start;
-      // httplib reports a read timeout as Error::Read; the elapsed time tells them apart.
-      if (err == httplib::Error::ConnectionTimeout || elapsed >= timeout_ms) {
-        out.failure = FailureKind::kTimeout;
-      } else {
-        out.failure = FailureKind::kConnection;
-      }
-      out.detail = httplib::to_string(err);
-      return out;
-    }
-    out.response.status = res->status;
-    out.response.content_type = res->get_header_value("Content-Type");
-    if (res->has_header("Inference-Header-Content-Length")) {
-      const std::string v = res->get_header_value("Inference-Header-Content-Length");
-      std::size_t n = 0;
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec == std::errc() && p == v.data() + v.size()) out.response.inference_header_length = n;
-    }
-    out.response.body = std::move(res->body);
-    if (res->status < 200 || res->status >= 300) {
-      out.failure = FailureKind::kHttpStatus;
-      out.detail = "HTTP " + std::to_string(res->status) + ": " + out.response.body.substr(0, 200);
-    }
-    return out;
+  SendResult Send(const WireRequest& request) {
+    SendResult result;
+    connection.Exchange(request, [&](SendResult&& r) {
+      result = std::move(r);
+      timer.cancel();
+    });
+    timer.expires_after(timeout + std::chrono::milliseconds(1));
+    timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) connection.CheckDeadline(std::chrono::steady_clock::now());
+    });
+    ioc.restart();
+    ioc.run();
+    return result;
   }
 
   Endpoint endpoint;
-  httplib::Client client;
-  std::chrono::milliseconds timeout_ms;
+  boost::asio::io_context ioc{1};
+  detail::Connection connection;
+  boost::asio::steady_timer timer;
+  std::chrono::milliseconds timeout;
 };
 
 HttpSession::HttpSession(const Endpoint& endpoint, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>(endpoint, timeout)) {}
 HttpSession::~HttpSession() = default;
 
+SendResult HttpSession::Send(const WireRequest& request) { return impl_->Send(request); }
+
 SendResult HttpSession::Post(const PreparedRequest& request) {
-  httplib::Headers headers;
-  for (const auto& [k, v] : request.headers) headers.emplace(k, v);
-  const auto start = std::chrono::steady_clock::now();
-  auto res = impl_->client.Post(impl_->endpoint.base_path + request.path, headers, request.body.data(),
-                                request.body.size(), request.content_type);
-  return impl_->Finish(res, start);
+  const WireRequest wire = SerializePost(impl_->endpoint, request);
+  return impl_->Send(wire);
 }
 
 SendResult HttpSession::Get(const std::string& path) {
-  const auto start = std::chrono::steady_clock::now();
-  auto res = impl_->client.Get(impl_->endpoint.base_path + path);
-  return impl_->Finish(res, start);
+  const WireRequest wire = SerializeGet(impl_->endpoint, path);
+  return impl_->Send(wire);
 }
+
+std::int64_t HttpSession::connects() const { return impl_->connection.connects(); }
 
 }  // namespace clipserve::bench

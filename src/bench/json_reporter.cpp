@@ -181,6 +181,7 @@ json PhaseJson(const PhaseMeasurement& m) {
   j["throughput_rps"] = Num(rps);
   j["images_per_sec"] = Num(rps * m.images_per_request);
   j["concurrency"] = m.concurrency;
+  j["connections_opened"] = m.connections_opened;
   j["total_requests"] = std::max(m.planned, m.attempted);
   j["successful"] = ok;
   j["histogram"] = HistogramJson(m.latencies_ms);
@@ -227,6 +228,7 @@ json BuildResultJson(const RunResult& r) {
                    {"duration", Num(c.duration_s)},
                    {"arrival", c.arrival},
                    {"open_loop_workers", c.open_loop_workers},
+                   {"client_threads", c.client_threads},
                    {"late_threshold_ms", Num(c.late_threshold_ms)},
                    {"server_log", c.server_log.empty() ? json(nullptr) : json(c.server_log)},
                    {"server_ready_timeout", Num(c.server_ready_timeout_s)},

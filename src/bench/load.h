@@ -1,17 +1,25 @@
-// Load generation: closed loop (N workers, each sending its next request as
-// soon as the previous answered) and open loop (requests released on a
+// Load generation: closed loop (N connections, each sending its next request
+// as soon as the previous answered) and open loop (requests released on a
 // precomputed arrival schedule; latency counted from the *scheduled* send
 // time, so a slow server cannot hide queueing — no coordinated omission).
 //
-// The loops are generic over a `send` callback so unit tests drive them with
-// a FakeClock and fake sends; the runner passes HTTP sessions. Workers keep
-// their own sample vectors (no lock on the hot path) merged at the end.
+// Two drivers share the bookkeeping:
+//  - RunClosedLoop: blocking sends on caller-owned threads (the sequential
+//    phases: one thread, one HttpSession);
+//  - RunAsyncClosedLoop / RunAsyncOpenLoop: completion-driven sends on a
+//    LoopExecutor (the loaded phases: HttpClient's few I/O threads drive any
+//    number of connections).
+// Both are generic over `send`, so unit tests drive them with a FakeClock and
+// fake sends. Samples are kept per worker / per connection (no lock on the
+// hot path) and merged at the end.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -33,8 +41,6 @@ struct SendOutcome {
 
 // send(worker_index, request_index): performs one request, blocking.
 using SendFn = std::function<SendOutcome(int worker, std::int64_t request)>;
-// Blocks until `t` (returns at once when t is not in the future).
-using SleepUntilFn = std::function<void(SteadyTime t)>;
 
 // A phase stops early after this many connection failures in a row (the
 // server is gone); the requests it did not send are reported as not sent.
@@ -62,14 +68,57 @@ const char* ArrivalName(Arrival a);
 std::vector<Nanoseconds> MakeArrivalOffsets(double rate_per_s, double duration_s, Arrival arrival,
                                             std::uint64_t seed);
 
-// Open loop: request i is due at start + offsets[i]; up to `workers`
-// requests are in flight. latencies_ms = response time - scheduled time.
-// Sends more than `late_threshold` after their schedule count as late.
-void RunOpenLoop(const std::vector<Nanoseconds>& offsets, int workers, Nanoseconds late_threshold,
-                 const Clock& clock, const SleepUntilFn& sleep_until, const SendFn& send,
-                 PhaseMeasurement& out, Progress* progress = nullptr);
+// ---- Asynchronous drivers ----
 
-// SleepUntil for the real steady clock.
-void RealSleepUntil(SteadyTime t);
+// The end of one asynchronous send; call it exactly once.
+using SendDone = std::function<void(SendOutcome)>;
+// send(connection, request_index, done): starts one request on `connection`
+// (0 <= connection < the loop's connection count; the loop never has two of
+// its requests in flight on one connection). `done` must not run inline.
+using AsyncSendFn = std::function<void(int connection, std::int64_t request, SendDone done)>;
+
+// Signalled once, by the loop's last completion.
+class DoneLatch {
+ public:
+  void Signal();
+  void Wait();
+  bool done() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+// Where the asynchronous loops run: HttpClient::executor() (its I/O
+// threads) in the runner, a fake-time event queue in tests.
+class LoopExecutor {
+ public:
+  virtual ~LoopExecutor() = default;
+  virtual const Clock& clock() const = 0;
+  // Calls `fn` on an executor thread at `t` (as soon as it can when t has
+  // passed); never inline.
+  virtual void RunAt(SteadyTime t, std::function<void()> fn) = 0;
+  // Blocks the caller (not an executor thread) until `latch` is signalled.
+  virtual void Wait(DoneLatch& latch) = 0;
+};
+
+// Closed loop over `total` requests: each of `connections` connections has
+// one request outstanding and sends the next from the previous one's
+// completion. Latency = response time - send time. Same results and stop
+// rules as RunClosedLoop; `concurrency` = connections.
+void RunAsyncClosedLoop(int connections, std::int64_t total, LoopExecutor& executor, const AsyncSendFn& send,
+                        PhaseMeasurement& out, Progress* progress = nullptr,
+                        std::optional<SteadyTime> deadline = std::nullopt);
+
+// Open loop: request i is released at start + offsets[i] by an executor
+// timer, on a free connection of the `connections` the caller opened (at
+// most that many in flight); when none is free it waits for the first to
+// free up and goes out late. latencies_ms = response time - scheduled time;
+// service_ms = response time - actual send; sends more than
+// `late_threshold` after their schedule count as late.
+void RunAsyncOpenLoop(const std::vector<Nanoseconds>& offsets, int connections, Nanoseconds late_threshold,
+                      LoopExecutor& executor, const AsyncSendFn& send, PhaseMeasurement& out,
+                      Progress* progress = nullptr);
 
 }  // namespace clipserve::bench

@@ -63,6 +63,10 @@ struct PhaseMeasurement {
   double wall_time_s = 0;
   CpuTimes client_cpu;                  // runner CPU consumed during the phase
   int concurrency = 1;
+  // Loaded phases: TCP connections the client opened while timed (beyond the
+  // `concurrency` it opened before): a server that closes keep-alive
+  // connections, or failures. 0 when every connection was kept.
+  std::int64_t connections_opened = 0;
   int warmup = 0;
   std::optional<OpenLoopInfo> open_loop;
   std::optional<ServerDelta> server_delta;

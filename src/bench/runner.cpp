@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/http_client.h"
 #include "bench/http_session.h"
 #include "bench/interrupt.h"
 #include "bench/load.h"
@@ -198,17 +199,24 @@ class BackendRunner {
       if (!req.ok()) return Fail("setup", req.status().message()), false;
       singles_.push_back(std::move(*req));
     }
+    // Serialised once; the loaded phases only pass pointers to these.
+    for (const auto& r : singles_) single_wires_.push_back(SerializePost(endpoint_, r));
     return true;
   }
 
-  SendOutcome SendChecked(HttpSession& s, const PreparedRequest& req, Embeddings* out = nullptr) {
-    SendResult r = s.Post(req);
-    const SteadyTime t = std::chrono::steady_clock::now();
+  // Latency stops at the response time the connection stamped; validating
+  // the body comes after it.
+  SendOutcome Checked(const SendResult& r, int images, Embeddings* out = nullptr) const {
+    const SteadyTime t = r.response_time;
     if (r.failure != FailureKind::kNone) return {r.failure, r.response.status, r.detail, t};
-    auto e = protocol_->Parse(r.response, req.images);
+    auto e = protocol_->Parse(r.response, images);
     if (!e.ok()) return {FailureKind::kBadResponse, r.response.status, e.status().message(), t};
     if (out) *out = std::move(*e);
     return {FailureKind::kNone, r.response.status, "", t};
+  }
+
+  SendOutcome SendChecked(HttpSession& s, const PreparedRequest& req, Embeddings* out = nullptr) {
+    return Checked(s.Post(req), req.images, out);
   }
 
   void MeasureFirstRequest() {
@@ -349,14 +357,27 @@ class BackendRunner {
                   m, &progress);
   }
 
-  // Sessions are created and connected (one cheap GET each) before timing.
-  std::vector<std::unique_ptr<HttpSession>> ConnectedSessions(int n) {
-    std::vector<std::unique_ptr<HttpSession>> sessions;
-    for (int i = 0; i < n; ++i) {
-      sessions.push_back(std::make_unique<HttpSession>(endpoint_, timeout_));
-      (void)sessions.back()->Get(protocol_->LivePath());
+  // The loaded phases' client: `n` connections opened and answered (one GET
+  // of the liveness path each) before timing.
+  std::unique_ptr<HttpClient> OpenClient(const std::string& phase, int n) {
+    auto client = std::make_unique<HttpClient>(endpoint_, HttpClientOptions{cfg_.client_threads, timeout_});
+    const int answered = client->Open(n, protocol_->LivePath());
+    if (answered < n) {
+      log_ << "  " << run_.backend << " " << phase << ": " << answered << " of " << n
+           << " connections answered before timing\n";
     }
-    return sessions;
+    return client;
+  }
+
+  // Request i is single image i % pool; it is validated on the I/O thread
+  // that read it, after its response time was taken.
+  AsyncSendFn AsyncSinglesSender(HttpClient& client) {
+    return [this, &client](int connection, std::int64_t i, SendDone done) {
+      const std::size_t k = static_cast<std::size_t>(i) % singles_.size();
+      client.Send(connection, single_wires_[k], [this, k, done = std::move(done)](SendResult&& r) {
+        done(Checked(r, singles_[k].images));
+      });
+    };
   }
 
   void RunTimedPhases() {
@@ -398,26 +419,24 @@ class BackendRunner {
     }
 
     if (cfg_.concurrent_requests > 0) {
-      std::vector<std::unique_ptr<HttpSession>> sessions;
-      Phase("concurrent", 1, [&](PhaseMeasurement&) { sessions = ConnectedSessions(cfg_.concurrency); },
+      std::unique_ptr<HttpClient> client;
+      Phase("concurrent", 1, [&](PhaseMeasurement&) { client = OpenClient("concurrent", cfg_.concurrency); },
             [&](PhaseMeasurement& m) {
         GpuSampler sampler(200);
         sampler.Start();
         Progress progress;
         ProgressLine line(cfg_.progress, run_.backend + " concurrent", progress);
-        RunClosedLoop(cfg_.concurrency, cfg_.concurrent_requests, RealClock::Instance(),
-                      [&](int w, std::int64_t i) {
-                        return SendChecked(*sessions[static_cast<std::size_t>(w)],
-                                           singles_[static_cast<std::size_t>(i) % singles_.size()]);
-                      },
-                      m, &progress);
+        const std::int64_t connects0 = client->connects();
+        RunAsyncClosedLoop(cfg_.concurrency, cfg_.concurrent_requests, client->executor(), AsyncSinglesSender(*client),
+                           m, &progress);
+        m.connections_opened = client->connects() - connects0;
         m.gpu_util = sampler.Stop();
       });
     }
 
     if (cfg_.request_rate > 0) {
-      std::vector<std::unique_ptr<HttpSession>> sessions;
-      Phase("open_loop", 1, [&](PhaseMeasurement&) { sessions = ConnectedSessions(cfg_.open_loop_workers); },
+      std::unique_ptr<HttpClient> client;
+      Phase("open_loop", 1, [&](PhaseMeasurement&) { client = OpenClient("open_loop", cfg_.open_loop_workers); },
             [&](PhaseMeasurement& m) {
         const Arrival arrival = ParseArrival(cfg_.arrival).ok() ? *ParseArrival(cfg_.arrival) : Arrival::kPoisson;
         const auto offsets = MakeArrivalOffsets(cfg_.request_rate, cfg_.duration_s, arrival, cfg_.seed);
@@ -431,12 +450,10 @@ class BackendRunner {
         ProgressLine line(cfg_.progress, run_.backend + " open_loop", progress);
         const auto late = std::chrono::duration_cast<Nanoseconds>(
             std::chrono::duration<double, std::milli>(cfg_.late_threshold_ms));
-        RunOpenLoop(offsets, cfg_.open_loop_workers, late, RealClock::Instance(), RealSleepUntil,
-                    [&](int w, std::int64_t i) {
-                      return SendChecked(*sessions[static_cast<std::size_t>(w)],
-                                         singles_[static_cast<std::size_t>(i) % singles_.size()]);
-                    },
-                    m, &progress);
+        const std::int64_t connects0 = client->connects();
+        RunAsyncOpenLoop(offsets, cfg_.open_loop_workers, late, client->executor(), AsyncSinglesSender(*client), m,
+                         &progress);
+        m.connections_opened = client->connects() - connects0;
         m.gpu_util = sampler.Stop();
       });
     }
@@ -469,6 +486,7 @@ class BackendRunner {
   TritonInput triton_input_ = TritonInput::kTensor;
   std::unique_ptr<ServerProcess> server_;
   std::vector<PreparedRequest> singles_;
+  std::vector<WireRequest> single_wires_;  // views of singles_' bodies
 };
 
 }  // namespace
