@@ -127,7 +127,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--keep-alive-timeout-s", c.keep_alive_timeout_s, "Idle keep-alive connection timeout, seconds (default 5)")
       ->envname(env("KEEP_ALIVE_TIMEOUT_S"));
   app.add_option("--threads-http", c.http_threads,
-                 "Handler threads per listener: request parsing, decoding and (for blocking routes) waiting on inference (default 264)")
+                 "Handler threads per listener: request parsing and image decoding; inference is waited for by no thread "
+                 "(default 0 = twice the CPU count, at least 4)")
       ->envname(env("THREADS_HTTP"));
   app.add_option("--drain-timeout-s", c.drain_timeout_s, "On SIGTERM/SIGINT, wait at most this for in-flight work, seconds (default 30)")
       ->envname(env("DRAIN_TIMEOUT_S"));

@@ -36,6 +36,17 @@ HttpHandler Counted(metrics::CounterFamily* counter, std::string api, std::strin
   };
 }
 
+AsyncHttpHandler CountedAsync(metrics::CounterFamily* counter, std::string api, std::string route,
+                              AsyncHttpHandler handler) {
+  if (counter == nullptr) return handler;
+  return [counter, api = std::move(api), route = std::move(route), handler = std::move(handler)](
+             const HttpRequest& req, HttpResponder respond) {
+    handler(req, HttpResponder::Wrap(std::move(respond), [counter, &api, &route](const HttpResponse& res) {
+              counter->Increment({api, route, std::to_string(res.status)});
+            }));
+  };
+}
+
 bool WantsOctetStream(const HttpRequest& request) {
   return request.header("Accept").find("application/octet-stream") != std::string::npos;
 }

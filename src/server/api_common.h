@@ -26,6 +26,10 @@ std::string ServerTimingHeader(const service::EmbedOutcome& outcome);
 // short name, never the raw URL, so cardinality stays bounded). `counter`
 // may be null (then the handler is returned unchanged).
 HttpHandler Counted(metrics::CounterFamily* counter, std::string api, std::string route, HttpHandler handler);
+// The same for an asynchronous handler: counted when it answers (a handler
+// that throws is counted by the 500 its responder then sends).
+AsyncHttpHandler CountedAsync(metrics::CounterFamily* counter, std::string api, std::string route,
+                              AsyncHttpHandler handler);
 
 // Whether the Accept header asks for raw float32 (application/octet-stream).
 bool WantsOctetStream(const HttpRequest& request);

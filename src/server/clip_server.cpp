@@ -26,7 +26,7 @@ Status ServerConfig::Validate() const {
   if (max_pixels < 1) return InvalidArgumentError("--max-pixels must be >= 1");
   if (max_decode_bytes < 1) return InvalidArgumentError("--max-decode-bytes must be >= 1");
   if (read_timeout_s < 1) return InvalidArgumentError("--read-timeout-s must be >= 1");
-  if (http_threads < 1) return InvalidArgumentError("--threads-http must be >= 1");
+  if (http_threads < 0) return InvalidArgumentError("--threads-http must be >= 0");
   if (io_threads < 1) return InvalidArgumentError("--io-threads must be >= 1");
   if (header_timeout_s < 1) return InvalidArgumentError("--header-timeout-s must be >= 1");
   if (keep_alive_timeout_s < 1) return InvalidArgumentError("--keep-alive-timeout-s must be >= 1");
@@ -116,7 +116,11 @@ Status ClipServer::Start() {
     o.name = std::move(name);
     o.host = config_.host;
     o.port = port;
-    o.worker_threads = config_.http_threads;
+    // Inference handlers are asynchronous: pool threads parse and decode, and
+    // never wait for the model, so a few per core serve any concurrency.
+    o.worker_threads = config_.http_threads > 0
+                           ? config_.http_threads
+                           : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
     o.max_body_bytes = config_.max_body_bytes;
     o.read_timeout_s = config_.read_timeout_s;
     o.header_timeout_s = config_.header_timeout_s;

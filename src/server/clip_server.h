@@ -57,7 +57,7 @@ struct ServerConfig {
   int read_timeout_s = 30;       // a request body, whole
   int header_timeout_s = 10;     // a request header, from its first byte
   int keep_alive_timeout_s = 5;
-  int http_threads = 264;        // per listener: handler pool (sync handlers block here)
+  int http_threads = 0;          // per listener: handler pool (parse, decode); 0 = 2 x CPUs, at least 4
   int io_threads = 2;            // per listener: socket I/O
   int max_connections = 1024;    // per listener; more get 503
   int drain_timeout_s = 30;

@@ -117,6 +117,8 @@ class Session;
 struct HttpResponder::State {
   std::shared_ptr<Session> session;
   std::atomic<bool> done{false};
+  std::vector<std::function<void(const HttpResponse&)>> observers;
+  void Send(HttpResponse response);
   // A handler that drops its responder without answering would leave the
   // connection waiting forever; answer 500 instead.
   ~State();
@@ -602,13 +604,28 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+void HttpResponder::State::Send(HttpResponse response) {
+  for (const auto& observe : observers) {
+    try {
+      observe(response);
+    } catch (...) {
+    }
+  }
+  session->Complete(std::move(response));
+}
+
 HttpResponder::State::~State() {
-  if (!done.load() && session) session->Complete(session->InternalError("the handler did not answer"));
+  if (!done.load() && session) Send(session->InternalError("the handler did not answer"));
 }
 
 void HttpResponder::operator()(HttpResponse response) const {
   if (!state_ || state_->done.exchange(true)) return;
-  state_->session->Complete(std::move(response));
+  state_->Send(std::move(response));
+}
+
+HttpResponder HttpResponder::Wrap(HttpResponder responder, std::function<void(const HttpResponse&)> observe) {
+  if (responder.state_) responder.state_->observers.push_back(std::move(observe));
+  return responder;
 }
 
 std::vector<std::shared_ptr<Session>> HttpServer::Impl::LiveSessions() {

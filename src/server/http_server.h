@@ -95,6 +95,9 @@ class HttpResponder {
   struct State;
   explicit HttpResponder(std::shared_ptr<State> state) : state_(std::move(state)) {}
   void operator()(HttpResponse response) const;
+  // The same responder, with `observe` called on the answer just before it
+  // is sent (request counters). Call before handing the responder on.
+  static HttpResponder Wrap(HttpResponder responder, std::function<void(const HttpResponse&)> observe);
 
  private:
   std::shared_ptr<State> state_;

@@ -73,6 +73,11 @@ std::vector<Route> KserveApi::Routes() {
   // Every model route exists without and with a version; `{}` is one path
   // segment (router.h), parameter 1 the model and 2 the version. The first
   // match wins, so /v2/models/stats comes before /v2/models/{}.
+  auto infer = [this](std::string pattern) {
+    return Route::Async("POST", std::move(pattern),
+                        CountedAsync(options_.request_counter, "kserve", "/v2/models/{m}/infer",
+                                     [this](const HttpRequest& req, HttpResponder respond) { Infer(req, std::move(respond)); }));
+  };
   const std::string m = "/v2/models/{}";
   const std::string mv = "/v2/models/{}/versions/{}";
   constexpr bool kIo = true;  // cheap, never blocks: answered on the I/O thread
@@ -91,8 +96,8 @@ std::vector<Route> KserveApi::Routes() {
       {"GET",  mv + "/config",         bind(&KserveApi::ModelConfig,     "/v2/models/{m}/config"), kIo},
       {"GET",  m + "/stats",           bind(&KserveApi::ModelStats,      "/v2/models/{m}/stats"),  kIo},
       {"GET",  mv + "/stats",          bind(&KserveApi::ModelStats,      "/v2/models/{m}/stats"),  kIo},
-      {"POST", m + "/infer",           bind(&KserveApi::Infer,           "/v2/models/{m}/infer")},
-      {"POST", mv + "/infer",          bind(&KserveApi::Infer,           "/v2/models/{m}/infer")},
+      infer(m + "/infer"),
+      infer(mv + "/infer"),
   };
   // clang-format on
 }
@@ -281,11 +286,12 @@ Status KserveApi::WireStatus(const Model& m, const kserve::InputTensor* in, cons
   }
 }
 
-StatusOr<service::EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve::InferRequest& request,
-                                                    SteadyTime arrival) {
+void KserveApi::RunInfer(const Model& m, std::shared_ptr<const kserve::InferRequest> request_ptr, SteadyTime arrival,
+                         InferDone done) {
+  const kserve::InferRequest& request = *request_ptr;
   const std::string& mn = m.name;
   // Wire-level refusals are counted by the service like its own.
-  auto refuse = [&](Status st) { return service_->Refuse(m.route, std::move(st), arrival).status; };
+  auto refuse = [&](Status st) { done(service_->Refuse(m.route, std::move(st), arrival).status); };
   if (request.inputs.size() != 1) {
     return refuse(InvalidArgumentError("expected 1 inputs but got " + std::to_string(request.inputs.size()) +
                                        " inputs for model '" + mn + "'"));
@@ -313,9 +319,14 @@ StatusOr<service::EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve
     } else {
       tensor.values = in.fp32;  // copy: the request is const; FP32 JSON is the slow path anyway
     }
-    auto out = service_->EmbedPixels(m.route, std::move(tensor));
-    if (!out.ok()) return WireStatus(m, &in, out.failure());
-    return std::move(*out);
+    // The tensor views the request body; the request (and so the body) stays
+    // alive until `done` has answered.
+    service_->EmbedPixelsAsync(m.route, std::move(tensor),
+                               [this, &m, request_ptr, done = std::move(done)](service::EmbedResult out) {
+                                 if (!out.ok()) return done(WireStatus(m, &request_ptr->inputs[0], out.failure()));
+                                 done(std::move(*out));
+                               });
+    return;
   }
 
   // BYTES: [N] or [N,1] encoded images.
@@ -326,8 +337,14 @@ StatusOr<service::EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve
                                        "'. Expected [-1], got " + kserve::ShapeString(sh)));
   }
   const std::uint64_t n = kserve::ElementCount(sh);
-  std::vector<std::string_view> images;
-  std::vector<std::vector<std::uint8_t>> decoded;  // JSON strings that were base64
+  // Views of the body or of `decoded`, kept alive with the callback.
+  struct Images {
+    std::vector<std::string_view> views;
+    std::vector<std::vector<std::uint8_t>> decoded;  // JSON strings that were base64
+  };
+  auto held = std::make_shared<Images>();
+  auto& images = held->views;
+  auto& decoded = held->decoded;
   if (in.binary) {
     auto split = kserve::SplitBinaryBytes(in.raw, in.name);
     if (!split.ok()) return refuse(split.status());
@@ -355,49 +372,65 @@ StatusOr<service::EmbedOutcome> KserveApi::RunInfer(const Model& m, const kserve
     return refuse(InvalidArgumentError("unexpected number of string elements " + std::to_string(images.size()) +
                                        " for input '" + in.name + "', expecting " + std::to_string(n)));
   }
-  auto out = service_->EmbedEncoded(m.route, images);
-  if (!out.ok()) return WireStatus(m, &in, out.failure());
-  return std::move(*out);
+  service_->EmbedEncodedAsync(m.route, images,
+                              [this, &m, request_ptr, held, done = std::move(done)](service::EmbedResult out) {
+                                if (!out.ok()) return done(WireStatus(m, &request_ptr->inputs[0], out.failure()));
+                                done(std::move(*out));
+                              });
 }
 
-void KserveApi::Infer(const HttpRequest& req, HttpResponse& res) {
+void KserveApi::Infer(const HttpRequest& req, HttpResponder respond) {
   const auto t0 = std::chrono::steady_clock::now();
+  auto fail = [&](const Status& status) {
+    HttpResponse res;
+    Fail(res, status);
+    respond(std::move(res));
+  };
   auto found = FindModel(req);
-  if (!found.ok()) return Fail(res, found.status());
+  if (!found.ok()) return fail(found.status());
   const Model& m = **found;
   // Refused before the body is parsed when not ready or shut down.
-  if (auto refused = service_->Admit(m.route)) return Fail(res, WireStatus(m, nullptr, *refused));
+  if (auto refused = service_->Admit(m.route)) return fail(WireStatus(m, nullptr, *refused));
 
   std::optional<std::uint64_t> header_len;
   if (req.has_header("Inference-Header-Content-Length")) {
     auto parsed = kserve::ParseHeaderLength(req.header("Inference-Header-Content-Length"), req.body().size());
-    if (!parsed.ok()) return Fail(res, service_->Refuse(m.route, parsed.status(), t0).status);
+    if (!parsed.ok()) return fail(service_->Refuse(m.route, parsed.status(), t0).status);
     header_len = *parsed;
   }
-  auto request = kserve::ParseInferRequest(req.body(), header_len);
-  if (!request.ok()) return Fail(res, service_->Refuse(m.route, request.status(), t0).status);
+  auto parsed = kserve::ParseInferRequest(req.body(), header_len);
+  if (!parsed.ok()) return fail(service_->Refuse(m.route, parsed.status(), t0).status);
+  auto request = std::make_shared<const kserve::InferRequest>(std::move(*parsed));
 
-  // Every failure below is counted in the model's stats by the service.
-  auto outcome = RunInfer(m, *request, t0);
-  if (!outcome.ok()) return Fail(res, outcome.status());
-  const auto& r = outcome->result;
-  bool binary = request->binary_data_output;
-  for (const auto& out : request->outputs) binary = out.binary.value_or(request->binary_data_output);
+  // Every failure below is counted in the model's stats by the service. The
+  // answer is built where inference completes (a batcher worker): no thread
+  // waits for it.
+  RunInfer(m, request, t0, [this, &m, request, respond](StatusOr<service::EmbedOutcome> outcome) {
+    HttpResponse res;
+    if (!outcome.ok()) {
+      Fail(res, outcome.status());
+      return respond(std::move(res));
+    }
+    const auto& r = outcome->result;
+    bool binary = request->binary_data_output;
+    for (const auto& out : request->outputs) binary = out.binary.value_or(request->binary_data_output);
 
-  kserve::OutputTensor tensor;
-  tensor.name = m.output_name;
-  tensor.shape = {r.num_images, r.embed_dim};
-  tensor.data = r.embeddings;
-  tensor.binary = binary;
-  auto encoded = kserve::EncodeInferResponse(m.name, service_->options().model_version, request->id,
-                                             std::span<const kserve::OutputTensor>(&tensor, 1));
-  res.batch_size = r.batch_size;
-  res.set_header("Server-Timing", ServerTimingHeader(*outcome));
-  res.body = std::move(encoded.body);
-  if (encoded.json_header_bytes) {
-    res.content_type = "application/octet-stream";
-    res.set_header("Inference-Header-Content-Length", std::to_string(*encoded.json_header_bytes));
-  }
+    kserve::OutputTensor tensor;
+    tensor.name = m.output_name;
+    tensor.shape = {r.num_images, r.embed_dim};
+    tensor.data = r.embeddings;
+    tensor.binary = binary;
+    auto encoded = kserve::EncodeInferResponse(m.name, service_->options().model_version, request->id,
+                                               std::span<const kserve::OutputTensor>(&tensor, 1));
+    res.batch_size = r.batch_size;
+    res.set_header("Server-Timing", ServerTimingHeader(*outcome));
+    res.body = std::move(encoded.body);
+    if (encoded.json_header_bytes) {
+      res.content_type = "application/octet-stream";
+      res.set_header("Inference-Header-Content-Length", std::to_string(*encoded.json_header_bytes));
+    }
+    respond(std::move(res));
+  });
 }
 
 }  // namespace clipserve::server

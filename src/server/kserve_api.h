@@ -10,6 +10,9 @@
 // queue full / not ready / draining 503.
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -53,14 +56,16 @@ class KserveApi {
   void ModelStats(const HttpRequest& req, HttpResponse& res);
   void AllStats(const HttpRequest& req, HttpResponse& res);
   void RepositoryIndex(const HttpRequest& req, HttpResponse& res);
-  void Infer(const HttpRequest& req, HttpResponse& res);
+  void Infer(const HttpRequest& req, HttpResponder respond);
 
   // Resolves captures 1 (model) and 2 (version, may be empty).
   StatusOr<const Model*> FindModel(const HttpRequest& req) const;
   // Runs one parsed request through the service; `arrival` is when the
-  // handler started (failure durations count from it).
-  StatusOr<service::EmbedOutcome> RunInfer(const Model& model, const kserve::InferRequest& request,
-                                           SteadyTime arrival);
+  // handler started (failure durations count from it). `done` runs exactly
+  // once: at once for a refusal, else where inference completes.
+  using InferDone = std::function<void(StatusOr<service::EmbedOutcome>)>;
+  void RunInfer(const Model& model, std::shared_ptr<const kserve::InferRequest> request, SteadyTime arrival,
+                InferDone done);
   // The Triton-worded Status for a service failure; `input` is the request's
   // input tensor (null when the failure came before parsing).
   Status WireStatus(const Model& model, const kserve::InputTensor* input, const service::EmbedFailure& failure) const;

@@ -40,6 +40,13 @@ std::vector<Route> RestApi::Routes() {
     return Counted(options_.request_counter, "rest", std::move(name),
                    [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); });
   };
+  auto embed = [this](std::string path, void (RestApi::*fn)(const HttpRequest&, HttpResponder)) {
+    return Route::Async("POST", path,
+                        CountedAsync(options_.request_counter, "rest", path,
+                                     [this, fn](const HttpRequest& req, HttpResponder respond) {
+                                       (this->*fn)(req, std::move(respond));
+                                     }));
+  };
   constexpr bool kIo = true;  // cheap, never blocks: answered on the I/O thread
   // clang-format off
   return {
@@ -47,8 +54,8 @@ std::vector<Route> RestApi::Routes() {
       {"GET",  "/healthz",      bind(&RestApi::Healthz,     "/healthz"),      kIo},
       {"GET",  "/model-info",   bind(&RestApi::ModelInfo,   "/model-info"),   kIo},
       {"GET",  "/gpu-info",     bind(&RestApi::GpuInfo,     "/gpu-info")},
-      {"POST", "/embed/base64", bind(&RestApi::EmbedBase64, "/embed/base64")},
-      {"POST", "/embed/batch",  bind(&RestApi::EmbedBatch,  "/embed/batch")},
+      embed("/embed/base64", &RestApi::EmbedBase64),
+      embed("/embed/batch",  &RestApi::EmbedBatch),
   };
   // clang-format on
 }
@@ -154,7 +161,7 @@ Status RestApi::WireStatus(const service::EmbedFailure& failure, std::size_t num
   }
 }
 
-void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
+void RestApi::PrepareBase64(const HttpRequest& req, HttpResponse& res, Images& held) {
   const auto t0 = std::chrono::steady_clock::now();
   if (auto refused = service_->Admit(service::InferRoute::kRest)) return Fail(res, WireStatus(*refused, 0));
   // Per-request parser: base64 bodies can be large and httplib workers are
@@ -194,8 +201,10 @@ void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
     return Fail(res, WireStatus(*refused, encoded.size()));
   }
 
-  std::vector<std::vector<std::uint8_t>> decoded(encoded.size());
-  std::vector<std::string_view> views(encoded.size());
+  auto& decoded = held.decoded;
+  auto& views = held.views;
+  decoded.resize(encoded.size());
+  views.resize(encoded.size());
   for (size_t i = 0; i < encoded.size(); ++i) {
     auto payload = StripDataUri(encoded[i]);
     StatusOr<std::vector<std::uint8_t>> bytes = payload.ok() ? DecodeBase64(*payload) : payload.status();
@@ -206,10 +215,10 @@ void RestApi::EmbedBase64(const HttpRequest& req, HttpResponse& res) {
     decoded[i] = std::move(*bytes);
     views[i] = std::string_view(reinterpret_cast<const char*>(decoded[i].data()), decoded[i].size());
   }
-  Embed(req, views, res);
+  held.ready = true;
 }
 
-void RestApi::EmbedBatch(const HttpRequest& req, HttpResponse& res) {
+void RestApi::PrepareBatch(const HttpRequest& req, HttpResponse& res, Images& held) {
   const auto t0 = std::chrono::steady_clock::now();
   if (auto refused = service_->Admit(service::InferRoute::kRest)) return Fail(res, WireStatus(*refused, 0));
   if (!req.is_multipart()) {
@@ -219,38 +228,62 @@ void RestApi::EmbedBatch(const HttpRequest& req, HttpResponse& res) {
   if (parts.empty()) {
     return Refuse422(*service_, t0, res, json::array({"body", "files"}), "field required", "value_error.missing");
   }
-  std::vector<std::string_view> views;
-  views.reserve(parts.size());
-  for (const auto& p : parts) views.push_back(p.content);
-  Embed(req, views, res);
+  held.views.reserve(parts.size());
+  for (const auto& p : parts) held.views.push_back(p.content);  // views of the body
+  held.ready = true;
 }
 
-void RestApi::Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res) {
-  // The service counts every failure it returns.
-  auto outcome = service_->EmbedEncoded(service::InferRoute::kRest, images);
-  if (!outcome.ok()) return Fail(res, WireStatus(outcome.failure(), images.size()));
-  const auto& r = outcome->result;
-  res.batch_size = r.batch_size;
-  res.set_header("Server-Timing", ServerTimingHeader(*outcome));
-  if (WantsOctetStream(req)) {
-    static_assert(std::endian::native == std::endian::little);
-    res.content_type = "application/octet-stream";
-    res.set_header("X-Embedding-Shape", std::to_string(r.num_images) + "," + std::to_string(r.embed_dim));
-    res.set_header("X-Embedding-Dtype", "float32");
-    res.body.assign(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
-    return;
-  }
-  std::string& s = res.body;
-  s.reserve(r.embeddings.size() * 12 + 256);
-  s += "{\"embeddings\":[";
-  for (int i = 0; i < r.num_images; ++i) {
-    if (i) s += ',';
-    kserve::AppendJsonFloats(
-        s, std::span<const float>(r.embeddings.data() + static_cast<size_t>(i) * r.embed_dim, r.embed_dim));
-  }
-  s += "],\"model_info\":";
-  s += ModelInfoJson();
-  s += ",\"count\":" + std::to_string(r.num_images) + "}";
+void RestApi::EmbedBase64(const HttpRequest& req, HttpResponder respond) {
+  auto held = std::make_shared<Images>();
+  HttpResponse res;
+  PrepareBase64(req, res, *held);
+  if (!held->ready) return respond(std::move(res));
+  Embed(req, std::move(held), std::move(respond));
+}
+
+void RestApi::EmbedBatch(const HttpRequest& req, HttpResponder respond) {
+  auto held = std::make_shared<Images>();
+  HttpResponse res;
+  PrepareBatch(req, res, *held);
+  if (!held->ready) return respond(std::move(res));
+  Embed(req, std::move(held), std::move(respond));
+}
+
+void RestApi::Embed(const HttpRequest& req, std::shared_ptr<Images> held, HttpResponder respond) {
+  // Decoded on this (handler pool) thread, then queued; the answer is built
+  // where inference completes. The service counts every failure it returns.
+  const bool octet = WantsOctetStream(req);
+  const std::span<const std::string_view> images(held->views);
+  service_->EmbedEncodedAsync(service::InferRoute::kRest, images, [this, held, octet, respond](service::EmbedResult outcome) {
+    HttpResponse res;
+    if (!outcome.ok()) {
+      Fail(res, WireStatus(outcome.failure(), held->views.size()));
+      return respond(std::move(res));
+    }
+    const auto& r = outcome->result;
+    res.batch_size = r.batch_size;
+    res.set_header("Server-Timing", ServerTimingHeader(*outcome));
+    if (octet) {
+      static_assert(std::endian::native == std::endian::little);
+      res.content_type = "application/octet-stream";
+      res.set_header("X-Embedding-Shape", std::to_string(r.num_images) + "," + std::to_string(r.embed_dim));
+      res.set_header("X-Embedding-Dtype", "float32");
+      res.body.assign(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
+      return respond(std::move(res));
+    }
+    std::string& s = res.body;
+    s.reserve(r.embeddings.size() * 12 + 256);
+    s += "{\"embeddings\":[";
+    for (int i = 0; i < r.num_images; ++i) {
+      if (i) s += ',';
+      kserve::AppendJsonFloats(
+          s, std::span<const float>(r.embeddings.data() + static_cast<size_t>(i) * r.embed_dim, r.embed_dim));
+    }
+    s += "],\"model_info\":";
+    s += ModelInfoJson();
+    s += ",\"count\":" + std::to_string(r.num_images) + "}";
+    respond(std::move(res));
+  });
 }
 
 }  // namespace clipserve::server

@@ -12,6 +12,8 @@
 // every other error is {"detail": "<message>"}.
 #pragma once
 
+#include <memory>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -46,12 +48,20 @@ class RestApi {
   void Healthz(const HttpRequest& req, HttpResponse& res);
   void ModelInfo(const HttpRequest& req, HttpResponse& res);
   void GpuInfo(const HttpRequest& req, HttpResponse& res);
-  void EmbedBase64(const HttpRequest& req, HttpResponse& res);
-  void EmbedBatch(const HttpRequest& req, HttpResponse& res);
+  // Images of one request, and whatever their views point into.
+  struct Images {
+    std::vector<std::string_view> views;
+    std::vector<std::vector<std::uint8_t>> decoded;  // base64 payloads
+    bool ready = false;                              // parsed; else the response holds the refusal
+  };
+  void EmbedBase64(const HttpRequest& req, HttpResponder respond);
+  void EmbedBatch(const HttpRequest& req, HttpResponder respond);
+  void PrepareBase64(const HttpRequest& req, HttpResponse& res, Images& held);
+  void PrepareBatch(const HttpRequest& req, HttpResponse& res, Images& held);
 
   // Runs the images through the service and writes the response (JSON, or
   // raw float32 when the client accepts application/octet-stream).
-  void Embed(const HttpRequest& req, std::span<const std::string_view> images, HttpResponse& res);
+  void Embed(const HttpRequest& req, std::shared_ptr<Images> held, HttpResponder respond);
   std::string ModelInfoJson() const;
   void Fail(HttpResponse& res, const Status& status);
   // The original service's wording of a service failure (`num_images`: the
