@@ -357,6 +357,39 @@ TEST(Batcher, QueueTimeoutFiresWhileWaitingForDelay) {
   EXPECT_EQ(h.engines[0]->calls(), 0);
 }
 
+TEST(Batcher, StopDelayingDispatchesAtOnceAndStillAccepts) {
+  FakeClock clock;  // never advanced: only StopDelaying can end the delay
+  BatcherConfig config = Config(8, /*delay_us=*/60'000'000);
+  config.preferred_batch_sizes = {4};
+  Harness h = Make(config, clock);
+  auto waiting = h.batcher->Submit(Images(0, 1), 1);  // below the preferred size
+  h.batcher->NotifyClockAdvanced();  // a worker looks again: still within the delay
+  EXPECT_FALSE(Ready(waiting));
+  EXPECT_EQ(h.batcher->pending_requests(), 1);
+  EXPECT_EQ(h.engines[0]->calls(), 0);
+
+  h.batcher->StopDelaying();
+  // The bound only turns a regression into a failure instead of a hang.
+  ASSERT_EQ(waiting.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  StatusOr<BatchResult> r = waiting.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->embeddings, Expected(0, 1));
+  EXPECT_EQ(r->queue_us, 0);  // the fake clock did not move
+  EXPECT_EQ(h.engines[0]->batch_sizes(), (std::vector<int>{1}));
+
+  // Unlike Shutdown, Submit still accepts, and runs without delay.
+  EXPECT_TRUE(h.batcher->accepting());
+  auto later = h.batcher->Submit(Images(1, 2), 2);
+  ASSERT_EQ(later.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  StatusOr<BatchResult> r2 = later.get();
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  EXPECT_EQ(r2->embeddings, Expected(1, 2));
+  EXPECT_EQ(h.engines[0]->batch_sizes(), (std::vector<int>{1, 2}));
+  h.batcher->StopDelaying();  // idempotent
+  EXPECT_TRUE(h.batcher->accepting());
+  EXPECT_EQ(h.batcher->pending_requests(), 0);
+}
+
 TEST(Batcher, TimeoutOverrideIgnoredWhenNotAllowed) {
   FakeClock clock;
   BatcherConfig config = Config(32);
