@@ -136,6 +136,7 @@ struct HttpServer::Impl {
   std::unordered_set<Session*> sessions;
   std::atomic<int> open{0};
   std::atomic<bool> draining{false};
+  std::atomic<bool> io_stopped{false};  // Stop joined the I/O threads
 
   net::io_context ioc;
   // Keeps run() going while every connection is inside a handler (no socket
@@ -193,9 +194,13 @@ class Session : public std::enable_shared_from_this<Session> {
         self->close_after_ = true;
         self->linger_ = true;
         self->log_path_ = "-";
-        self->ReplyError(503, "Service Unavailable: the " + self->srv_->options.name +
-                                  " listener has reached its limit of " +
-                                  std::to_string(self->srv_->options.max_connections) + " connections");
+        if (self->srv_->draining.load()) {
+          self->ReplyError(503, "Service Unavailable: the server is shutting down");
+        } else {
+          self->ReplyError(503, "Service Unavailable: the " + self->srv_->options.name +
+                                    " listener has reached its limit of " +
+                                    std::to_string(self->srv_->options.max_connections) + " connections");
+        }
         return;
       }
       self->ReadFirstByte();
@@ -204,6 +209,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // From any thread: the handler's answer.
   void Complete(HttpResponse response) {
+    // After Stop the I/O threads are gone: a late answer is dropped here, so
+    // this session (and its slot in open_connections) goes with the caller.
+    if (srv_->io_stopped.load()) return;
     net::post(socket_.get_executor(),
               [self = shared_from_this(), r = std::move(response)]() mutable { self->Write(std::move(r)); });
   }
@@ -522,7 +530,10 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kWriting;
     // A request that arrived before the drain is answered, and it is the
     // connection's last.
-    if (srv_->draining.load()) close_after_ = true;
+    if (srv_->draining.load() && !close_after_) {
+      close_after_ = true;
+      drain_closed_ = true;
+    }
     res_.emplace(static_cast<http::status>(out.status), 11);
     res_->set(http::field::server, "clipserve");
     if (!out.content_type.empty()) res_->set(http::field::content_type, out.content_type);
@@ -541,6 +552,13 @@ class Session : public std::enable_shared_from_this<Session> {
       self->Disarm();
       self->res_.reset();
       if (ec) return self->Close();
+      // A request pipelined behind one answered during the drain is read
+      // and answered 503 (OnHeader), not dropped.
+      if (self->drain_closed_ && self->buffer_.size() > 0) {
+        self->drain_closed_ = false;
+        self->parser_.reset();
+        return self->StartHeader();
+      }
       if (self->close_after_) return self->linger_ ? self->Linger() : self->Close();
       self->data_ = HttpRequest::Data{};
       self->log_method_.clear();
@@ -596,6 +614,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point header_deadline_ = SteadyClock::now();
   int requests_ = 0;
   bool close_after_ = false;
+  bool drain_closed_ = false;  // close_after_ set only because the server is draining
   bool linger_ = false;
   SteadyClock::time_point linger_deadline_{};
   std::size_t lingered_ = 0;
@@ -751,13 +770,15 @@ void HttpServer::Stop(std::chrono::milliseconds timeout) {
       std::unique_lock sl(impl->sessions_mu);
       impl->sessions_cv.wait_for(sl, timeout, [impl] { return impl->sessions.empty(); });
     }
-    for (auto& sp : impl->LiveSessions()) net::post(sp->executor(), [sp] { sp->ForceClose(); });
-    // Handlers still running finish (their answers go nowhere once the
-    // connection is closed); then the I/O threads stop.
+    // Handlers still running on the pool finish; then the I/O threads stop.
+    // Sessions still open are closed from here once no I/O thread runs (so
+    // without racing their strands), and later answers are dropped.
     impl->pool->join();
+    impl->io_stopped.store(true);
     impl->work.reset();
     impl->ioc.stop();
     for (auto& t : impl->io_threads) t.join();
+    for (auto& sp : impl->LiveSessions()) sp->ForceClose();
   } else {
     impl->pool->join();
     boost::system::error_code ignored;

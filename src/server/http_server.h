@@ -90,6 +90,8 @@ struct HttpResponse {
 
 // Answers one request. Call exactly once, from any thread; later calls are
 // ignored. Copyable (shares one state), so it can travel in std::function.
+// Every copy must be called or dropped before the HttpServer is destroyed
+// (answers after Stop() are dropped).
 class HttpResponder {
  public:
   struct State;
