@@ -35,4 +35,16 @@ std::optional<std::size_t> FirstNonFinite(std::span<const float> values) {
   return std::nullopt;
 }
 
+std::optional<std::size_t> CopyFloatsCheckingFinite(std::span<const std::byte> src, std::span<float> dst) {
+  constexpr std::size_t kBlock = 1024;  // 4 KB: copied, then scanned from L1
+  const std::size_t count = dst.size();
+  for (std::size_t b = 0; b < count; b += kBlock) {
+    const std::size_t n = count - b < kBlock ? count - b : kBlock;
+    std::memcpy(dst.data() + b, src.data() + b * sizeof(float), n * sizeof(float));
+    if (!BlockHasNonFinite(dst.data() + b, n)) continue;
+    if (auto at = FirstNonFinite(dst.subspan(b, n))) return b + *at;
+  }
+  return std::nullopt;
+}
+
 }  // namespace clipserve

@@ -220,16 +220,19 @@ void ModelService::EmbedPixelsAsync(InferRoute route, PixelTensor tensor, EmbedC
 
   const int n = static_cast<int>(tensor.shape[0]);
   std::vector<float> pixels;
-  if (const auto* raw = std::get_if<std::span<const std::byte>>(&tensor.values)) {
-    // The view may be unaligned for float (it points into a request body).
-    pixels.resize(raw->size() / sizeof(float));
-    std::memcpy(pixels.data(), raw->data(), raw->size());
-  } else {
-    pixels = std::move(std::get<std::vector<float>>(tensor.values));
-  }
   // A NaN or infinity would run through the model and come back as a null
   // embedding with 200; it is the client's bad input.
-  if (const auto at = FirstNonFinite(pixels)) {
+  std::optional<std::size_t> non_finite;
+  if (const auto* raw = std::get_if<std::span<const std::byte>>(&tensor.values)) {
+    // The view may be unaligned for float (it points into a request body):
+    // the one copy of the tensor, checked on the way.
+    pixels.resize(raw->size() / sizeof(float));
+    non_finite = CopyFloatsCheckingFinite(*raw, pixels);
+  } else {
+    pixels = std::move(std::get<std::vector<float>>(tensor.values));
+    non_finite = FirstNonFinite(pixels);
+  }
+  if (const auto at = non_finite) {
     const std::size_t per_image = FloatsPerImage(info_.image_size);
     const std::size_t plane = per_image / 3, side = static_cast<std::size_t>(info_.image_size);
     const std::size_t image = *at / per_image, rest = *at % per_image;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -30,6 +31,28 @@ TEST(FirstNonFinite, FindsTheFirstNanOrInfAnywhere) {
   two[300] = std::numeric_limits<float>::infinity();
   two[100] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_EQ(*FirstNonFinite(two), 100u);
+}
+
+TEST(CopyFloatsCheckingFinite, CopiesFromUnalignedBytesAndFindsTheFirstBadValue) {
+  const std::size_t n = 3000;  // crosses the 1024-float copy blocks
+  std::vector<float> values(n);
+  for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(i) * 0.25f;
+  std::vector<std::byte> bytes(n * sizeof(float) + 1);
+  std::memcpy(bytes.data() + 1, values.data(), n * sizeof(float));  // unaligned source
+  const std::span<const std::byte> src(bytes.data() + 1, n * sizeof(float));
+  std::vector<float> dst(n, -1.f);
+  EXPECT_FALSE(CopyFloatsCheckingFinite(src, dst).has_value());
+  EXPECT_EQ(dst, values);
+  for (std::size_t pos : {std::size_t(0), std::size_t(1023), std::size_t(1024), std::size_t(2999)}) {
+    std::vector<float> w = values;
+    w[pos] = std::numeric_limits<float>::quiet_NaN();
+    if (pos + 5 < n) w[pos + 5] = std::numeric_limits<float>::infinity();  // a later one is not reported
+    std::memcpy(bytes.data() + 1, w.data(), n * sizeof(float));
+    auto found = CopyFloatsCheckingFinite(src, dst);
+    ASSERT_TRUE(found.has_value()) << pos;
+    EXPECT_EQ(*found, pos);
+  }
+  EXPECT_FALSE(CopyFloatsCheckingFinite({}, {}).has_value());
 }
 
 }  // namespace
