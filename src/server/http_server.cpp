@@ -472,11 +472,19 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     data_.params = std::move(match.params);
     const Route& route = srv_->routes[static_cast<std::size_t>(match.route_index)];
+    bool inline_here = route.on_io_thread;
+    if (route.on_io_thread_if) {
+      try {
+        inline_here = route.on_io_thread_if(HttpRequest(&data_));
+      } catch (...) {
+        inline_here = false;
+      }
+    }
 
     if (route.async_handler) {
       auto state = std::make_shared<HttpResponder::State>();
       state->session = shared_from_this();
-      net::post(*srv_->pool, [self = shared_from_this(), &route, state] {
+      auto run_async = [self = shared_from_this(), &route, state] {
         try {
           route.async_handler(HttpRequest(&self->data_), HttpResponder(state));
         } catch (const std::exception& e) {
@@ -484,7 +492,12 @@ class Session : public std::enable_shared_from_this<Session> {
         } catch (...) {
           HttpResponder{state}(self->InternalError("unknown exception"));
         }
-      });
+      };
+      if (inline_here) {
+        run_async();
+      } else {
+        net::post(*srv_->pool, std::move(run_async));
+      }
       return;
     }
     auto run = [self = shared_from_this(), &route] {
@@ -498,7 +511,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       self->Complete(std::move(out));
     };
-    if (route.on_io_thread) {
+    if (inline_here) {
       run();
     } else {
       net::post(*srv_->pool, std::move(run));

@@ -124,6 +124,11 @@ struct Route {
   // Cheap and never blocks (health, metadata, metrics): a sync handler runs
   // on the I/O thread instead of the handler pool.
   bool on_io_thread = false;
+  // Asked per request when set (on the I/O thread; must be cheap): true runs
+  // this request's handler, sync or async, on the I/O thread. It saves a
+  // thread hop (a wake-up and a context switch) for small requests that only
+  // parse, e.g. small tensors.
+  std::function<bool(const HttpRequest&)> on_io_thread_if;
 };
 
 struct HttpServerOptions {
