@@ -234,18 +234,18 @@ void RestApi::PrepareBatch(const HttpRequest& req, HttpResponse& res, Images& he
 }
 
 void RestApi::EmbedBase64(const HttpRequest& req, HttpResponder respond) {
-  auto held = std::make_shared<Images>();
-  HttpResponse res;
-  PrepareBase64(req, res, *held);
-  if (!held->ready) return respond(std::move(res));
-  Embed(req, std::move(held), std::move(respond));
+  PrepareThenEmbed(req, std::move(respond), &RestApi::PrepareBase64);
 }
 
 void RestApi::EmbedBatch(const HttpRequest& req, HttpResponder respond) {
+  PrepareThenEmbed(req, std::move(respond), &RestApi::PrepareBatch);
+}
+
+void RestApi::PrepareThenEmbed(const HttpRequest& req, HttpResponder respond, Prepare prepare) {
   auto held = std::make_shared<Images>();
   HttpResponse res;
-  PrepareBatch(req, res, *held);
-  if (!held->ready) return respond(std::move(res));
+  (this->*prepare)(req, res, *held);
+  if (!held->ready) return respond(std::move(res));  // the refusal
   Embed(req, std::move(held), std::move(respond));
 }
 

@@ -58,6 +58,8 @@ class RestApi {
   void EmbedBatch(const HttpRequest& req, HttpResponder respond);
   void PrepareBase64(const HttpRequest& req, HttpResponse& res, Images& held);
   void PrepareBatch(const HttpRequest& req, HttpResponse& res, Images& held);
+  using Prepare = void (RestApi::*)(const HttpRequest&, HttpResponse&, Images&);
+  void PrepareThenEmbed(const HttpRequest& req, HttpResponder respond, Prepare prepare);
 
   // Runs the images through the service and writes the response (JSON, or
   // raw float32 when the client accepts application/octet-stream).
