@@ -214,7 +214,11 @@ TEST(ServerConfigTest, RejectsBadValuesNamingTheFlag) {
   bad([](ServerConfig& c) { c.http_port = 70000; }, "--http-port");
   bad([](ServerConfig& c) { c.max_batch_size = 0; }, "--max-batch-size");
   bad([](ServerConfig& c) { c.warmup_batch_sizes = {64}; }, "--warmup-batch-sizes");
-  bad([](ServerConfig& c) { c.http_threads = 0; }, "--threads-http");
+  bad([](ServerConfig& c) { c.http_threads = -1; }, "--threads-http");  // 0 is valid: automatic
+  bad([](ServerConfig& c) { c.io_threads = 0; }, "--io-threads");
+  bad([](ServerConfig& c) { c.header_timeout_s = 0; }, "--header-timeout-s");
+  bad([](ServerConfig& c) { c.keep_alive_timeout_s = 0; }, "--keep-alive-timeout-s");
+  bad([](ServerConfig& c) { c.max_connections = 0; }, "--max-connections");
   bad([](ServerConfig& c) { c.preferred_batch_sizes = {64}; }, "preferred_batch_size");
 }
 
