@@ -189,16 +189,18 @@ Status ClipServer::LoadModel() {
 
 Status ClipServer::Shutdown(Microseconds drain_timeout) {
   auto& l = *listeners_;
-  // Readiness goes 503 first, so a load balancer stops sending. Then the
+  // Readiness goes 503 at once, so a load balancer stops sending, and the
   // inference listeners drain while the batcher keeps running: every request
   // whose header has arrived is answered (new ones on open keep-alive
   // connections get 503 and close). Only then does the batcher drain what is
   // left in its queue; the metrics listener closes last.
+  // The listeners first: an answer written from here on says
+  // `Connection: close`, including those of the batch StopAccepting releases.
   const auto start = std::chrono::steady_clock::now();
-  service_->StopAccepting();
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
     if (s) s->BeginDrain();
   }
+  service_->StopAccepting();
   const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(drain_timeout);
   std::vector<std::thread> stoppers;
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
