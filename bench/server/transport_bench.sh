@@ -21,6 +21,7 @@
 #
 # Environment: OUT (default /tmp/transport_bench/LABEL-TIME), DUR (timed
 # seconds per wrk run, 10), WARM (wrk warm-up seconds, 2), SEQ_N (30),
+# FIGS (which figures, default "1 2 3"), SERVER_FLAGS (extra flags for every server start, e.g. "--io-threads 1"),
 # BENCH_BIN (directory holding benchmark_backends and image_bench; default
 # this checkout's build/), WRK (wrk), PAUSE_NICE19=1 (SIGSTOP processes at
 # nice 19 for the run and SIGCONT them on exit, however it exits).
@@ -37,6 +38,8 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 DUR=${DUR:-10}
 WARM=${WARM:-2}
 SEQ_N=${SEQ_N:-30}
+FIGS=${FIGS:-1 2 3}
+want() { [[ " $FIGS " == *" $1 "* ]]; }
 BENCH_BIN=${BENCH_BIN:-$ROOT/build}
 BB=${BENCHMARK_BACKENDS:-$BENCH_BIN/apps/benchmark_backends/benchmark_backends}
 IMAGE_BENCH=${IMAGE_BENCH:-$BENCH_BIN/bench/image/image_bench}
@@ -68,6 +71,7 @@ calc() { $PY -c "print($1)"; }
   echo "date: $(date -u +%FT%TZ)"
   echo "label: $LABEL"
   echo "binary: $BIN"
+  echo "extra server flags: ${SERVER_FLAGS:-none}"
   echo "binary sha256: $(sha256sum "$BIN" | cut -d' ' -f1)"
   echo "uptime: $(uptime)"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; server on $SERVER_CPU, clients on $CLIENT_CPU"
@@ -92,7 +96,7 @@ fi
 if [[ ! -s $INPUTS/jpeg_photo1080p.bin ]]; then
   # bench/image's own 1920x1080 JPEG (the bytes its in-process figure decodes)
   # and a PIL-made photo-like one.
-  "$IMAGE_BENCH" --write_jpeg="$INPUTS/bench1080p.jpg" --benchmark_filter='^$' >/dev/null
+  "$IMAGE_BENCH" --write_jpeg="$INPUTS/bench1080p.jpg" --benchmark_filter='^$' >/dev/null 2>&1
   $PY "$HERE/make_photo_jpeg.py" "$INPUTS/photo1080p.jpg"
   $PY "$HERE/make_bodies.py" "$INPUTS" "$INPUTS/bench1080p.jpg" "$INPUTS/photo1080p.jpg"
 fi
@@ -102,8 +106,10 @@ fi
 start_server() {
   local name=$1
   shift
+  # SERVER_FLAGS is split on spaces on purpose (several flags).
+  # shellcheck disable=SC2206
   local cmd=(taskset -c "$SERVER_CPU" "$BIN" --api kserve --host 127.0.0.1 --http-port 0 --metrics-port -1
-    --background-warmup off --threads 1 "$@")
+    --background-warmup off --threads 1 "$@" ${SERVER_FLAGS:-})
   echo "${cmd[*]}" >"$OUT/$name.server.cmd"
   "${cmd[@]}" >"$OUT/$name.server.out" 2>"$OUT/$name.server.err" &
   SPID=$!
@@ -158,6 +164,8 @@ one_ok() {
 # --- 1. server CPU per request: FP32 [1,3,32,32], concurrency 8 --------------
 TINY=$INPUTS/fp32_1x3x32x32.bin
 INFER=/v2/models/openclip_vit_b32/infer
+B32=$INPUTS/fp32_32x3x224x224.bin
+if want 1; then
 start_server fig1 --engine null --model test-tiny --access-log off
 one_ok $INFER "$TINY"
 wrk_window fig1 "$TINY" $INFER
@@ -180,11 +188,12 @@ if [[ -x $BB ]]; then
   summary "fig1 client=benchmark_backends-c8 server_cpu_us_per_req=$(calc "round(($t1 - $t0) / $HZ / $ok * 1e6, 1)") schedstat_us_per_req=$(calc "round(($n1 - $n0) / 1e3 / $ok, 1)") req_per_s=$rps requests=$ok"
 fi
 stop_server fig1
+fi
 
 # --- 2. batch 32 FP32 [32,3,224,224], 19.3 MB, sequential --------------------
-B32=$INPUTS/fp32_32x3x224x224.bin
+if want 2; then
 start_server fig2 --engine null --model ViT-B-32 --access-log on
-seqcmd=(taskset -c "$CLIENT_CPU" $PY "$HERE/seq_client.py" --port "$PORT" --path $INFER --body "$B32"
+seqcmd=(taskset -c "$CLIENT_CPU" "$PY" "$HERE/seq_client.py" --port "$PORT" --path "$INFER" --body "$B32"
   --ihcl "$(cat "$B32.ihcl")" --n "$SEQ_N" --warmup 3 --pid "$SPID" --raw "$OUT/fig2.seq.tsv")
 echo "${seqcmd[*]}" >"$OUT/fig2.seq.cmd"
 "${seqcmd[@]}" >"$OUT/fig2.seq.json"
@@ -202,8 +211,24 @@ print(f"fig2 batch32_fp32 n={d['n']} access_log_duration_ms_p50={dur} server_tim
       f"client_sendall_ms_p50={d['send_ms']['p50']}")
 EOF
 
+# --- 2b. the floor: the same 30 requests into sink_server.py (no HTTP
+# library: one big recv_into per read, fixed answer), same cores -----------
+rm -f "$OUT/sink.port"
+taskset -c "$SERVER_CPU" $PY "$HERE/sink_server.py" "$OUT/sink.port" &
+SPID=$!
+until [[ -s $OUT/sink.port ]]; do sleep 0.05; done
+taskset -c "$CLIENT_CPU" $PY "$HERE/seq_client.py" --port "$(cat "$OUT/sink.port")" --path $INFER --body "$B32" \
+  --ihcl "$(cat "$B32.ihcl")" --n "$SEQ_N" --warmup 3 --pid "$SPID" >"$OUT/fig2-sink.seq.json"
+kill "$SPID"
+wait "$SPID" 2>/dev/null || true
+SPID=
+$PY -c "import json; d=json.load(open('$OUT/fig2-sink.seq.json')); print(f\"fig2 floor=sink_server.py n={d['n']} server_cpu_ms_per_req={d['server_cpu_ms_per_request']} schedstat_ms_per_req={d['server_sched_ms_per_request']} e2e_ms_p50={d['e2e_ms']['p50']} e2e_ms_min={d['e2e_ms']['min']} client_sendall_ms_p50={d['send_ms']['p50']}\")" |
+  while read -r l; do summary "$l"; done
+fi
+
 # --- 3. image bytes (BYTES, JPEG 1920x1080) ----------------------------------
 IMG_INFER=/v2/models/openclip_vit_b32_image/infer
+if want 3; then
 for jpg in bench1080p photo1080p; do
   body=$INPUTS/jpeg_$jpg.bin
   start_server "fig3-$jpg" --engine null --model ViT-B-32 --access-log off
@@ -216,7 +241,7 @@ for jpg in bench1080p photo1080p; do
   summary "fig3 image=$jpg.jpg($(stat -c %s "$INPUTS/$jpg.jpg")B) client=wrk-c8 img_per_server_cpu_s=$(calc "round(1e6 / $CPU_US, 1)") server_cpu_ms_per_img=$(calc "round($CPU_US / 1e3, 3)") schedstat_ms_per_img=$(calc "round($SCHED_US / 1e3, 3)") img_per_s_wall=$RPS errors=$ERRS | sequential: server_timing_preprocess_ms_p50=$pre server_cpu_ms_per_img=$seqcpu e2e_ms_p50=$e2e"
 done
 
-# --- 3b. bench/image in process, same core, same bytes (bench1080p) ----------
+# --- 3b. bench/image in process, same core, same bytes (bench1080p); CPU time -
 ibcmd=(taskset -c "$SERVER_CPU" "$IMAGE_BENCH" --benchmark_filter='Jpeg1080p_(Decode|ResizeCropToTensor|EndToEnd)$'
   --benchmark_repetitions=3 --benchmark_report_aggregates_only=true --benchmark_format=json)
 echo "${ibcmd[*]}" >"$OUT/image_bench.cmd"
@@ -224,11 +249,16 @@ echo "${ibcmd[*]}" >"$OUT/image_bench.cmd"
 $PY - "$OUT/image_bench.json" <<'EOF' | while read -r l; do summary "$l"; done
 import json, sys
 d = json.load(open(sys.argv[1]))
-med = {b["run_name"].split("BM_")[1]: b["real_time"] for b in d["benchmarks"] if b.get("aggregate_name") == "median"}
+med = {b["run_name"].split("BM_")[1]: b["cpu_time"] for b in d["benchmarks"] if b.get("aggregate_name") == "median"}
 e2e = med["Jpeg1080p_EndToEnd"]
 print(f"fig3 in_process=bench/image image=bench1080p.jpg end_to_end_ms={e2e:.3f} img_per_s={1e3 / e2e:.1f} "
       f"decode_ms={med['Jpeg1080p_Decode']:.3f} resize_crop_to_tensor_ms={med['Jpeg1080p_ResizeCropToTensor']:.3f}")
 EOF
+fi
 
-echo "uptime after: $(uptime)" >>"$OUT/env.txt"
+{
+  echo "uptime after: $(uptime)"
+  echo "busiest processes after the run (pcpu = lifetime average):"
+  ps -eo pid,ni,pcpu,etime,comm --sort=-pcpu | head -6
+} >>"$OUT/env.txt"
 echo "raw outputs: $OUT"
