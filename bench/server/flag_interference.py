@@ -39,13 +39,18 @@ def main():
     for line in open(f"{d}/session.txt"):
         if line.startswith("date: "):
             day = datetime.datetime.fromisoformat(line.split()[1].replace("Z", "+00:00")).date()
+    def at(hms):
+        return datetime.datetime.combine(day, datetime.time.fromisoformat(hms), datetime.timezone.utc).timestamp()
+
     samples = defaultdict(list)  # epoch seconds -> [(comm, pcpu)]
+    marked = False
     for line in open(f"{d}/top.log"):
         f = line.split()
-        if len(f) < 13:
-            continue
-        t = datetime.datetime.combine(day, datetime.time.fromisoformat(f[0]), datetime.timezone.utc).timestamp()
-        samples[t].append((f[12], float(f[9])))
+        if len(f) == 2 and f[1] == "-":  # a sample with nothing above 5 % is seen by its marker
+            samples[at(f[0])]
+            marked = True
+        elif len(f) >= 13:
+            samples[at(f[0])].append((f[12], float(f[9])))
     foreign = {}
     for t, procs in samples.items():
         names = [p for p, _ in procs]
@@ -54,6 +59,12 @@ def main():
         if bad:
             foreign[t] = ", ".join(sorted(set(bad)))
     first, last = (min(samples), max(samples)) if samples else (0, 0)
+    if not marked:
+        # Logs without sample markers: a quiet sample left no line, but top ran
+        # until the session ended ("uptime after"); its last 5 s may be unsampled.
+        for line in open(f"{d}/session.txt"):
+            if line.startswith("uptime after:"):
+                last = max(last, at(line.split()[2]) - INTERVAL)
     out = ["# LABEL<TAB>SUMMARY line prefix<TAB>why (bench/server/flag_interference.py from top.log)"]
     for run in sorted(os.listdir(d)):
         rd = os.path.join(d, run)

@@ -30,7 +30,8 @@ mkdir -p "$DIR"
 : >"$DIR/summary.txt"
 # Every 5 s, the processes that used more than 5% of a CPU in the interval
 # (ours included): a record of what else ran during the timed runs.
-top -b -d 5 -w 160 > >(awk '/^top -/ {t = $3} /^ *[0-9]+ / && $9 + 0 > 5 {print t, $0; fflush()}' >"$DIR/top.log") &
+# A line "HH:MM:SS -" marks each sample, so a quiet one is seen too.
+top -b -d 5 -w 160 > >(awk '/^top -/ {t = $3; print t, "-"; fflush()} /^ *[0-9]+ / && $9 + 0 > 5 {print t, $0; fflush()}' >"$DIR/top.log") &
 TOP=$!
 trap 'kill $TOP 2>/dev/null || true' EXIT
 for ((i = 1; i <= ROUNDS; i++)); do

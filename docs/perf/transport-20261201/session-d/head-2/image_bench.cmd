@@ -1,0 +1,1 @@
+taskset -c 1 /tmp/transport_bench/tools/bench/image/image_bench --benchmark_filter=Jpeg1080p_(Decode|ResizeCropToTensor|EndToEnd)$ --benchmark_repetitions=3 --benchmark_report_aggregates_only=true --benchmark_format=json

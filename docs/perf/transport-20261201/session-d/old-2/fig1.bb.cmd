@@ -1,0 +1,1 @@
+taskset -c 0 /tmp/transport_bench/tools/apps/benchmark_backends/benchmark_backends --backend triton --triton-url http://127.0.0.1:58917 --triton-metrics-url  --image-size 32 --iterations 1 --warmup 1 --batch-sizes 1 --probe-images 1 --concurrency 8 --concurrent-requests 39860 --no-progress --output /tmp/transport_bench/sessD/old-2/fig1.bb.json

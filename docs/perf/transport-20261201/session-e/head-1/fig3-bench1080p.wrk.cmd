@@ -1,0 +1,1 @@
+BODY=/tmp/transport_bench/inputs/jpeg_bench1080p.bin WRK_PATH=/v2/models/openclip_vit_b32_image/infer IHCL=174 taskset -c 0 wrk -t1 -c8 -d10s --latency -s /work/main/bench/server/post_body.lua http://127.0.0.1:33099

@@ -1,0 +1,1 @@
+taskset -c 0 /usr/bin/python3 /work/main/bench/server/seq_client.py --port 59773 --path /v2/models/openclip_vit_b32/infer --body /tmp/transport_bench/inputs/fp32_32x3x224x224.bin --ihcl 180 --n 30 --warmup 3 --pid 31998 --raw /tmp/transport_bench/sessE/old-2/fig2.seq.tsv
