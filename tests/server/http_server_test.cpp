@@ -16,12 +16,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/gate.h"
 #include "raw_http.h"
 #include "server/http_server.h"
 #include "test_support.h"
 
 namespace clipserve::server {
 namespace {
+
+using clipserve::testing::Gate;
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -46,24 +49,6 @@ long long MillisSince(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-// Holds handlers until released; counts entries. Shared with the routes
-// (which may still run while a failed test unwinds); ReleaseAtExit opens it
-// before the server's Stop joins the handler pool.
-struct Gate {
-  std::atomic<int> entered{0};
-  std::promise<void> release;
-  std::shared_future<void> released{release.get_future().share()};
-  void Pass() {
-    entered.fetch_add(1);
-    released.wait();
-  }
-  void Release() {
-    try {
-      release.set_value();
-    } catch (const std::future_error&) {
-    }
-  }
-};
 
 // Threads started by handlers to answer later; joined before the server
 // goes away (a responder must not outlive its server).

@@ -7,12 +7,15 @@
 #include <latch>
 #include <sstream>
 
+#include "support/gate.h"
 #include "server/http_server.h"
 #include "server_fixture.h"
 #include "test_support.h"
 
 namespace clipserve::server {
 namespace {
+
+using EngineGate = clipserve::testing::Gate;
 
 using nlohmann::json;
 using testing::MakeJpeg;
@@ -25,27 +28,6 @@ std::string TensorRequest(float value) {
                            {"data", std::vector<float>(3 * S * S, value)}}}}}.dump();
 }
 
-// Holds the engine inside Embed until released; counts entries.
-struct EngineGate {
-  std::atomic<int> entered{0};
-  std::promise<void> release;
-  std::shared_future<void> released{release.get_future().share()};
-  // A failed assertion must not leave server threads blocked forever.
-  ~EngineGate() { Release(); }
-  void Release() {
-    try {
-      release.set_value();
-    } catch (const std::future_error&) {
-    }
-  }
-  void Install(engine::FakeEngine* e) {
-    e->set_hook([this](int) {
-      entered.fetch_add(1);
-      released.wait();
-      return Status::Ok();
-    });
-  }
-};
 
 TEST(LifecycleTest, LivenessAtOnceReadinessAndInferenceOnlyAfterLoad) {
   ServerFixture f({}, /*load=*/false);

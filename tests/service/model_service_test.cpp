@@ -1,6 +1,7 @@
 // ModelService over FakeEngine: typed failures (with the image they are
 // about), admission, the asynchronous path, and that every failure is counted
 // exactly once in the route's model stats.
+#include "support/gate.h"
 #include "service/model_service.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,8 @@
 namespace clipserve::service {
 namespace {
 
+using EngineGate = clipserve::testing::Gate;
+
 constexpr int S = 8;  // FakeEngine image size
 constexpr int D = 4;  // FakeEngine embedding size
 constexpr std::size_t kPerImage = 3ull * S * S;
@@ -40,35 +43,6 @@ std::string MakeJpeg(int w, int h, int seed) {
   return std::string(jpeg->begin(), jpeg->end());
 }
 
-// A latch the engine waits on, so a test can hold a batch in flight.
-struct EngineGate {
-  std::atomic<int> entered{0};
-  std::promise<void> release;
-  std::shared_future<void> released{release.get_future().share()};
-  ~EngineGate() { Release(); }
-  void Release() {
-    try {
-      release.set_value();
-    } catch (const std::future_error&) {
-    }
-  }
-  void Install(engine::FakeEngine* e) {
-    e->set_hook([this](int) {
-      entered.fetch_add(1);
-      released.wait();
-      return Status::Ok();
-    });
-  }
-  bool WaitEntered(int n) {
-    // Bounded spin on an atomic: no sleeps, no timing assumptions beyond 10 s.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (entered.load() < n) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::yield();
-    }
-    return true;
-  }
-};
 
 class ServiceHarness {
  public:
