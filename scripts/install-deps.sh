@@ -12,6 +12,8 @@ PKGS=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio
+  clang-14 libfuzzer-14-dev
   nodejs
   python3 python3-pil python3-numpy
   curl wrk
