@@ -8,7 +8,7 @@
 namespace clipserve::batching {
 
 struct Batcher::Request {
-  std::vector<float> pixels;
+  PixelBuffer pixels;
   int num_images = 0;
   SteadyTime enqueue_time{};
   SteadyTime deadline = SteadyTime::max();
@@ -106,7 +106,7 @@ Batcher::Batcher(BatcherOptions options, std::vector<std::unique_ptr<engine::Eng
 
 Batcher::~Batcher() { (void)Shutdown(Microseconds(0)); }
 
-std::future<StatusOr<BatchResult>> Batcher::Submit(std::vector<float> pixels, int num_images,
+std::future<StatusOr<BatchResult>> Batcher::Submit(PixelBuffer pixels, int num_images,
                                                    SubmitOptions options) {
   auto promise = std::make_shared<std::promise<StatusOr<BatchResult>>>();
   auto future = promise->get_future();
@@ -115,7 +115,7 @@ std::future<StatusOr<BatchResult>> Batcher::Submit(std::vector<float> pixels, in
   return future;
 }
 
-void Batcher::Submit(std::vector<float> pixels, int num_images, SubmitOptions options,
+void Batcher::Submit(PixelBuffer pixels, int num_images, SubmitOptions options,
                      DoneCallback done) {
   metrics::ModelStats* stats = options.stats ? options.stats : options_.stats;
   auto reject = [&](metrics::FailureReason reason, Status st) {
@@ -268,7 +268,7 @@ void Batcher::RunBatch(int instance, Batch& batch, Scratch& scratch) {
   std::span<const float> input;
   std::span<float> output;
   if (whole_single) {
-    input = batch.slices[0].request->pixels;
+    input = batch.slices[0].request->pixels.span();
     output = batch.slices[0].request->result.embeddings;
   } else {
     // resize() only grows capacity once; later batches reuse the pages.

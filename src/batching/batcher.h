@@ -45,6 +45,7 @@
 
 #include "batching/batch_policy.h"
 #include "batching/batcher_config.h"
+#include "batching/pixel_buffer.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/engine.h"
@@ -109,9 +110,11 @@ class Batcher {
 
   // pixels: num_images * 3 * S * S floats in [0, 1], CHW per image (the
   // Engine::Embed layout); the Batcher takes the buffer.
-  std::future<StatusOr<BatchResult>> Submit(std::vector<float> pixels, int num_images,
+  // A PixelBuffer view is read, never written, and dropped (with its owner)
+  // when the request has finished.
+  std::future<StatusOr<BatchResult>> Submit(PixelBuffer pixels, int num_images,
                                             SubmitOptions options = {});
-  void Submit(std::vector<float> pixels, int num_images, SubmitOptions options,
+  void Submit(PixelBuffer pixels, int num_images, SubmitOptions options,
               DoneCallback done);
 
   // Stops accepting (later Submits fail with Unavailable), keeps dispatching

@@ -21,6 +21,11 @@ std::vector<int> FakeEngine::batch_sizes() const {
   return batch_sizes_;
 }
 
+std::vector<const float*> FakeEngine::inputs() const {
+  std::lock_guard lock(mu_);
+  return inputs_;
+}
+
 int FakeEngine::calls() const {
   std::lock_guard lock(mu_);
   return static_cast<int>(batch_sizes_.size());
@@ -31,6 +36,7 @@ Status FakeEngine::Embed(std::span<const float> pixels, int batch, std::span<flo
   {
     std::lock_guard lock(mu_);
     batch_sizes_.push_back(batch);
+    inputs_.push_back(pixels.data());
     hook = hook_;
   }
   if (hook) RETURN_IF_ERROR(hook(batch));

@@ -25,6 +25,7 @@ class FakeEngine final : public Engine {
   void set_hook(std::function<Status(int batch)> hook);
 
   std::vector<int> batch_sizes() const;  // every batch seen, in order
+  std::vector<const float*> inputs() const;  // every batch's pixels.data(), in order
   int calls() const;
 
  private:
@@ -32,6 +33,7 @@ class FakeEngine final : public Engine {
   mutable std::mutex mu_;
   std::function<Status(int)> hook_;
   std::vector<int> batch_sizes_;
+  std::vector<const float*> inputs_;
 };
 
 }  // namespace clipserve::engine

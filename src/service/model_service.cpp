@@ -219,18 +219,27 @@ void ModelService::EmbedPixelsAsync(InferRoute route, PixelTensor tensor, EmbedC
   if (bad) return Fail(route, std::move(*bad), NsSince(t0), done);
 
   const int n = static_cast<int>(tensor.shape[0]);
-  std::vector<float> pixels;
+  batching::PixelBuffer pixels;
   // A NaN or infinity would run through the model and come back as a null
   // embedding with 200; it is the client's bad input.
   std::optional<std::size_t> non_finite;
   if (const auto* raw = std::get_if<std::span<const std::byte>>(&tensor.values)) {
-    // The view may be unaligned for float (it points into a request body):
-    // the one copy of the tensor, checked on the way.
-    pixels.resize(raw->size() / sizeof(float));
-    non_finite = CopyFloatsCheckingFinite(*raw, pixels);
+    const bool aligned = reinterpret_cast<std::uintptr_t>(raw->data()) % alignof(float) == 0;
+    if (tensor.owner && aligned) {
+      // No copy: the engine reads the request body, kept alive by the owner.
+      const std::span<const float> floats(reinterpret_cast<const float*>(raw->data()), raw->size() / sizeof(float));
+      non_finite = FirstNonFinite(floats);
+      pixels = batching::PixelBuffer::View(floats, std::move(tensor.owner));
+    } else {
+      // The one copy of the tensor, checked on the way.
+      std::vector<float> copy(raw->size() / sizeof(float));
+      non_finite = CopyFloatsCheckingFinite(*raw, copy);
+      pixels = std::move(copy);
+    }
   } else {
-    pixels = std::move(std::get<std::vector<float>>(tensor.values));
-    non_finite = FirstNonFinite(pixels);
+    auto& floats = std::get<std::vector<float>>(tensor.values);
+    non_finite = FirstNonFinite(floats);
+    pixels = std::move(floats);
   }
   if (const auto at = non_finite) {
     const std::size_t per_image = FloatsPerImage(info_.image_size);
@@ -314,7 +323,7 @@ void ModelService::Fail(InferRoute route, EmbedFailure failure, std::uint64_t el
   done(std::move(failure));
 }
 
-void ModelService::Submit(InferRoute route, std::vector<float> pixels, int num_images,
+void ModelService::Submit(InferRoute route, batching::PixelBuffer pixels, int num_images,
                           std::int64_t preprocess_us, EmbedCallback done) {
   batching::SubmitOptions so;
   so.allow_batching = route == InferRoute::kRest ? options_.rest_batching.dynamic_batching

@@ -92,6 +92,11 @@ using EngineFactory = std::function<StatusOr<std::unique_ptr<engine::Engine>>(in
 struct PixelTensor {
   std::vector<std::int64_t> shape;
   std::variant<std::span<const std::byte>, std::vector<float>> values;
+  // Keeps a view in `values` valid for as long as the service holds it. With
+  // an owner, a view aligned for float reaches the engine without a copy
+  // (the batcher holds the owner); without one, or unaligned, it is copied
+  // once before the call returns.
+  std::shared_ptr<const void> owner = nullptr;
 
   // [num_images, 3, image_size, image_size] of `pixels`.
   static PixelTensor Chw(std::vector<float> pixels, int num_images, int image_size);
@@ -241,7 +246,7 @@ class ModelService {
   std::optional<EmbedFailure> CheckPixels(const PixelTensor& pixels) const;
   // Records `failure` in the route's stats and hands it to `done`.
   void Fail(InferRoute route, EmbedFailure failure, std::uint64_t elapsed_ns, const EmbedCallback& done);
-  void Submit(InferRoute route, std::vector<float> pixels, int num_images, std::int64_t preprocess_us,
+  void Submit(InferRoute route, batching::PixelBuffer pixels, int num_images, std::int64_t preprocess_us,
               EmbedCallback done);
 
   const ModelServiceOptions options_;

@@ -86,6 +86,54 @@ std::uint64_t Failures(const metrics::ModelStatsSnapshot& s, metrics::FailureRea
   return s.fail_by_reason[static_cast<int>(r)];
 }
 
+// A tensor view with an owner, aligned for float, reaches the engine in
+// place (the request body is not copied) and the service lets go of the owner
+// when the request is done; unaligned or without an owner it is copied. The
+// embeddings are the same either way, and the non-finite check still runs.
+TEST(ModelServiceTest, AlignedOwnedTensorViewIsUsedInPlaceOthersAreCopied) {
+  ServiceHarness h;
+  const auto floats = Pixels(2, 0.75f);
+  const std::size_t bytes = floats.size() * sizeof(float);
+  auto body = std::make_shared<std::vector<float>>(floats.size() + 1);
+  std::memcpy(body->data(), floats.data(), bytes);
+  const auto* aligned = reinterpret_cast<const std::byte*>(body->data());
+  std::vector<std::byte> odd(bytes + 1);
+  std::memcpy(odd.data() + 1, floats.data(), bytes);
+
+  auto run = [&](std::span<const std::byte> view, std::shared_ptr<const void> owner) {
+    PixelTensor t{{2, 3, S, S}, view};
+    t.owner = std::move(owner);
+    return h.service().EmbedPixels(InferRoute::kKserveTensor, std::move(t));
+  };
+  std::weak_ptr<const void> watch = body;
+  const std::size_t before = h.engine()->inputs().size();
+  auto in_place = run(std::span<const std::byte>(aligned, bytes), body);
+  auto no_owner = run(std::span<const std::byte>(aligned, bytes), nullptr);
+  auto unaligned = run(std::span<const std::byte>(odd.data() + 1, bytes), body);
+  ASSERT_TRUE(in_place.ok() && no_owner.ok() && unaligned.ok());
+  const auto inputs = h.engine()->inputs();
+  ASSERT_EQ(inputs.size(), before + 3);
+  EXPECT_EQ(inputs[before], body->data());
+  EXPECT_NE(inputs[before + 1], body->data());
+  EXPECT_NE(inputs[before + 2], reinterpret_cast<const float*>(odd.data() + 1));
+  EXPECT_EQ(in_place->result.embeddings, no_owner->result.embeddings);
+  EXPECT_EQ(in_place->result.embeddings, unaligned->result.embeddings);
+  body.reset();
+  // The batcher drops its request (and the owner) just after answering.
+  for (int i = 0; i < 500 && !watch.expired(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_TRUE(watch.expired()) << "the service still holds the request body";
+
+  // The in-place path checks finiteness too, and names the element.
+  auto bad = std::make_shared<std::vector<float>>(floats);
+  (*bad)[kPerImage + 5] = std::numeric_limits<float>::quiet_NaN();
+  auto nan = run(std::span<const std::byte>(reinterpret_cast<const std::byte*>(bad->data()), bytes), bad);
+  ASSERT_FALSE(nan.ok());
+  EXPECT_EQ(nan.failure().kind, FailureKind::kNonFinite);
+  EXPECT_EQ(nan.failure().image_index, 1);
+  EXPECT_NE(nan.status().message().find("element " + std::to_string(kPerImage + 5)), std::string::npos)
+      << nan.status().message();
+}
+
 TEST(ModelServiceTest, EmbedsPixelsAndEncodedImagesAndCountsSuccess) {
   ServiceHarness h;
   auto r = h.service().EmbedPixels(InferRoute::kKserveTensor, PixelTensor::Chw(Pixels(2), 2, S));
