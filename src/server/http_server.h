@@ -62,6 +62,9 @@ class HttpRequest {
   std::string_view method() const;
   std::string_view path() const;  // percent-decoded, without the query
   std::string_view body() const;  // after transfer and content decoding
+  // Keeps body() (and views into it) valid after the handler has answered,
+  // for work that outlives the request (a batcher holding a tensor view).
+  std::shared_ptr<const void> body_owner() const;
   // Parameter `i` of the route pattern (1-based: the i-th `{}`); empty when
   // the pattern has fewer.
   std::string path_param(size_t i) const;
@@ -150,6 +153,11 @@ struct HttpServerOptions {
   int max_connections = 1024;       // open connections on this listener; more get 503
   int listen_backlog = 1024;
   bool access_log = true;           // one JSON line per request on stderr
+  // A request header whose integer value V asks for body()[V] to be 64-byte
+  // aligned, when the body is read into memory of its own (a Content-Length
+  // over 16 KiB, no content coding). KServe's Inference-Header-Content-Length:
+  // its binary tensor data starts there, and aligned it is used in place.
+  std::string body_alignment_field;
   // Body for errors the HTTP layer produces itself (404 route, 413, 400 framing,
   // 500 escaped exception). Returns the JSON text for (status, message).
   std::function<std::string(int status, std::string_view message)> error_body;

@@ -328,6 +328,7 @@ void KserveApi::RunInfer(const Model& m, std::shared_ptr<const kserve::InferRequ
     tensor.shape = in.shape;
     if (in.binary) {
       tensor.values = std::as_bytes(std::span<const char>(in.raw.data(), in.raw.size()));
+      tensor.owner = request.body_owner;
     } else {
       tensor.values = in.fp32;  // copy: the request is const; FP32 JSON is the slow path anyway
     }
@@ -412,6 +413,7 @@ void KserveApi::Infer(const HttpRequest& req, HttpResponder respond) {
   }
   auto parsed = kserve::ParseInferRequest(req.body(), header_len);
   if (!parsed.ok()) return fail(service_->Refuse(m.route, parsed.status(), t0).status);
+  parsed->body_owner = req.body_owner();
   auto request = std::make_shared<const kserve::InferRequest>(std::move(*parsed));
 
   // Every failure below is counted in the model's stats by the service. The

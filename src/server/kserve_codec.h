@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,6 +39,10 @@ struct InferRequest {
   std::vector<InputTensor> inputs;
   std::vector<RequestedOutput> outputs;  // empty: all outputs
   bool binary_data_output = false;       // request-level parameters.binary_data_output
+  // Keeps the body that the views (InputTensor::raw) point into alive, when
+  // the front end can share it: work that outlives the request uses the
+  // views in place. May be null.
+  std::shared_ptr<const void> body_owner;
 };
 
 // Parses an infer request. `json_header_bytes` is the value of

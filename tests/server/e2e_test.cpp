@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <future>
+#include <limits>
 #include <regex>
 
 #include "common/cpu_features.h"
@@ -151,6 +152,48 @@ TEST(ServerE2ETest, EveryEndpointAndEncodingAgreesAcrossRestAndBothV2Models) {
   const std::string log = p->Stderr();
   EXPECT_TRUE(std::regex_search(log, std::regex(R"(\{"ts_ms":\d+,"api":"kserve","method":"POST","path":"/v2/models/openclip_vit_b32_image/infer","status":200,"bytes":\d+,"duration_us":\d+,"batch_size":2\})")))
       << log.substr(0, 2000);
+}
+
+// A binary FP32 batch over 16 KiB is read into a buffer of its own and, with
+// its tensor data aligned there, used in place. Whatever the JSON header's
+// length (so wherever the tensor starts in the body), the answer is the
+// JSON-input answer, row by row; a NaN deep in it is still a 400 naming it.
+TEST(ServerE2ETest, LargeBinaryTensorBatchesGiveTheSameEmbeddingsWhereverTheTensorStarts) {
+  auto p = StartReady(TinyArgs());
+  httplib::Client v2("127.0.0.1", p->http_port);
+  constexpr int kImages = 4;  // 4 x 12 KiB of floats
+  std::vector<float> pixels;
+  for (int i = 0; i < kImages; ++i) {
+    const auto one = UnitPixels(MakeJpeg(40 + i, 30, i), kTinySize);
+    pixels.insert(pixels.end(), one.begin(), one.end());
+  }
+  json tj = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {kImages, 3, kTinySize, kTinySize}}, {"data", pixels}}}}};
+  auto rj = v2.Post("/v2/models/openclip_vit_b32/infer", tj.dump(), "application/json");
+  ASSERT_EQ(rj->status, 200) << rj->body;
+  const auto want = json::parse(rj->body)["outputs"][0]["data"].get<std::vector<float>>();
+  ASSERT_EQ(want.size(), static_cast<std::size_t>(kImages * kTinyDim));
+
+  auto binary_request = [&](int pad, const std::vector<float>& px) {
+    json tb = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {kImages, 3, kTinySize, kTinySize}},
+                            {"parameters", {{"binary_data_size", px.size() * 4}}}}}},
+               {"parameters", {{"binary_data_output", true}}}};
+    const std::string header = tb.dump() + std::string(static_cast<std::size_t>(pad), ' ');
+    return v2.Post("/v2/models/openclip_vit_b32/infer", {{"Inference-Header-Content-Length", std::to_string(header.size())}},
+                   header + FloatBytes(px), "application/octet-stream");
+  };
+  for (int pad = 0; pad < 5; ++pad) {
+    auto r = binary_request(pad, pixels);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const size_t n = std::stoul(r->get_header_value("Inference-Header-Content-Length"));
+    ExpectClose(Floats(std::string_view(r->body).substr(n)), want);
+  }
+  auto bad = pixels;
+  bad[3 * kTinySize * kTinySize * 3 + 17] = std::numeric_limits<float>::infinity();
+  auto r = binary_request(1, bad);
+  ASSERT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("image 3"), std::string::npos) << r->body;
+  auto again = binary_request(2, pixels);
+  ASSERT_EQ(again->status, 200) << again->body;
 }
 
 TEST(ServerE2ETest, BadInputOfEveryKindIsAnErrorAndTheServerKeepsServing) {

@@ -727,5 +727,153 @@ TEST(HttpServerLimitsTest, HalfHeaderTimesOutWith408) {
   s->Stop(5s);
 }
 
+// ---------------------------------------------------------------------------
+// Large bodies: read from the socket into a buffer of the request's own
+
+// A body of `n` bytes whose every byte depends on its position.
+std::string PatternBody(std::size_t n) {
+  std::string b(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return b;
+}
+
+std::string PostHeader(std::size_t length, const std::string& extra = "") {
+  return "POST /sum HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(length) + "\r\n" + extra + "\r\n";
+}
+
+// Answers the body's size and a checksum, so a wrong byte anywhere shows.
+Route SumRoute() {
+  return {"POST", "/sum", [](const HttpRequest& req, HttpResponse& res) {
+            std::uint64_t sum = 0;
+            for (std::size_t i = 0; i < req.body().size(); ++i) sum = sum * 31 + static_cast<unsigned char>(req.body()[i]);
+            res = Text(std::to_string(req.body().size()) + ":" + std::to_string(sum));
+          }};
+}
+
+std::string Sum(const std::string& body) {
+  std::uint64_t sum = 0;
+  for (unsigned char ch : body) sum = sum * 31 + ch;
+  return std::to_string(body.size()) + ":" + std::to_string(sum);
+}
+
+TEST(HttpServerBodyTest, LargeBodiesArriveWholeInPiecesAndPipelinedWithTheNextRequest) {
+  TestServer s({SumRoute(), OkRoute()});
+  ASSERT_GT(s.port, 0);
+  // Sizes around the 16 KiB switch to direct reads, and one of several MB.
+  for (std::size_t n : {std::size_t{16384}, std::size_t{16385}, std::size_t{100000}, std::size_t{3u << 20}}) {
+    const std::string body = PatternBody(n);
+    RawConnection c(s.port);
+    // In pieces: header with the first bytes, then the rest in odd sizes.
+    const std::string all = PostHeader(n) + body;
+    std::size_t at = 0;
+    for (std::size_t piece : {std::size_t{70}, std::size_t{9000}, std::size_t{123457}}) {
+      if (at >= all.size()) break;
+      ASSERT_TRUE(c.Send(std::string_view(all).substr(at, piece)));
+      at += piece;
+      std::this_thread::sleep_for(5ms);
+    }
+    if (at < all.size()) {
+      ASSERT_TRUE(c.Send(std::string_view(all).substr(at)));
+    }
+    auto r = c.Read(10s);
+    ASSERT_TRUE(r) << n;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, Sum(body)) << n;
+    // Body and two requests behind it in one write: the bytes past the body
+    // stay for the next requests.
+    ASSERT_TRUE(c.Send(PostHeader(n) + body + PostHeader(n) + body + Get("/ok")));
+    for (int k = 0; k < 2; ++k) {
+      auto again = c.Read(10s);
+      ASSERT_TRUE(again) << n;
+      EXPECT_EQ(again->body, Sum(body)) << n;
+    }
+    auto ok = c.Read(5s);
+    ASSERT_TRUE(ok) << n;
+    EXPECT_EQ(ok->body, "ok");
+  }
+  s->Stop(5s);
+}
+
+TEST(HttpServerBodyTest, BodyOwnerKeepsTheBodyAfterTheAnswerAndAlignmentFieldAlignsIt) {
+  std::mutex mu;
+  std::vector<std::pair<std::shared_ptr<const void>, std::string_view>> kept;
+  std::vector<std::uintptr_t> aligned_at;
+  Route keep{"POST", "/keep", [&](const HttpRequest& req, HttpResponse& res) {
+               std::lock_guard lock(mu);
+               kept.emplace_back(req.body_owner(), req.body());
+               const std::string v = req.header("X-Align");
+               if (!v.empty()) {
+                 aligned_at.push_back(reinterpret_cast<std::uintptr_t>(req.body().data() + std::stoul(v)) % 64);
+               }
+               res = Text("kept");
+             }};
+  TestServer s({keep}, [](HttpServerOptions& o) { o.body_alignment_field = "X-Align"; });
+  ASSERT_GT(s.port, 0);
+  std::vector<std::string> bodies;
+  {
+    RawConnection c(s.port);
+    for (std::size_t n : {std::size_t{20}, std::size_t{40000}, std::size_t{40001}, std::size_t{1u << 20}}) {
+      bodies.push_back(PatternBody(n));
+      for (int align : {0, 1, 3, 17}) {
+        const std::string h = "POST /keep HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(n) +
+                              "\r\nX-Align: " + std::to_string(align) + "\r\n\r\n";
+        ASSERT_TRUE(c.Send(h + bodies.back()));
+        auto r = c.Read(10s);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "kept");
+      }
+    }
+  }  // the connection is gone: only the owners hold the bodies now
+  s->Stop(5s);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(kept.size(), 16u);
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    ASSERT_TRUE(kept[i].first) << i;
+    EXPECT_EQ(std::string(kept[i].second), bodies[i / 4]) << i;
+  }
+  // Direct reads (over 16 KiB) honour the field: 12 requests.
+  ASSERT_EQ(aligned_at.size(), 16u);
+  for (std::size_t i = 4; i < aligned_at.size(); ++i) EXPECT_EQ(aligned_at[i], 0u) << i;
+}
+
+TEST(HttpServerBodyTest, LargeBodyCutShortOrTooSlowAndTheServerKeepsServing) {
+  TestServer s({SumRoute(), OkRoute()}, [](HttpServerOptions& o) { o.read_timeout_s = 1; });
+  ASSERT_GT(s.port, 0);
+  {
+    RawConnection c(s.port);  // the client goes away mid-body
+    ASSERT_TRUE(c.Send(PostHeader(1u << 20) + PatternBody(300000)));
+    std::this_thread::sleep_for(50ms);
+  }
+  {
+    RawConnection c(s.port);  // the body stops arriving: 408 after the read timeout
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(c.Send(PostHeader(1u << 20) + PatternBody(300000)));
+    auto r = c.Read(5s);
+    ASSERT_TRUE(r);
+    ExpectErrorBody(*r, 408);
+    EXPECT_GE(MillisSince(t0), 900);
+    EXPECT_TRUE(r->has_header("connection: close")) << r->headers;
+  }
+  {
+    RawConnection c(s.port);  // Expect: 100-continue, then the body
+    ASSERT_TRUE(c.Send(PostHeader(50000, "Expect: 100-continue\r\n")));
+    auto cont = c.Read(5s);
+    ASSERT_TRUE(cont);
+    EXPECT_EQ(cont->status, 100);
+    const std::string body = PatternBody(50000);
+    ASSERT_TRUE(c.Send(body));
+    auto r = c.Read(5s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, Sum(body));
+  }
+  RawConnection c(s.port);
+  ASSERT_TRUE(c.Send(Get("/ok")));
+  auto r = c.Read(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_TRUE(WaitUntil([&] { return s->open_connections() == 1; }, 3s)) << s->open_connections();
+  s->Stop(5s);
+}
+
 }  // namespace
 }  // namespace clipserve::server
