@@ -86,7 +86,7 @@ std::vector<std::string> HttpRequest::form_field_names() const {
 }
 
 void WriteAccessLog(std::string_view api, std::string_view method, std::string_view path, int status,
-                    std::uint64_t bytes, long long duration_us, int batch_size) {
+                    std::uint64_t bytes, long long duration_us, long long handle_us, int batch_size) {
   const auto now = std::chrono::system_clock::now();
   const long long ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::string line;
@@ -98,6 +98,7 @@ void WriteAccessLog(std::string_view api, std::string_view method, std::string_v
   line += ",\"status\":" + std::to_string(status);
   line += ",\"bytes\":" + std::to_string(bytes);
   line += ",\"duration_us\":" + std::to_string(duration_us);
+  line += ",\"handle_us\":" + std::to_string(handle_us);
   line += ",\"batch_size\":" + std::to_string(batch_size);
   line += "}\n";
   // One fwrite per line: stdio locks the stream, so lines never interleave.
@@ -565,6 +566,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest() {
     phase_ = Phase::kHandling;
+    request_read_ = SteadyClock::now();
     auto& msg = parser_->get();
     data_ = HttpRequest::Data{};
     data_.method = std::string(msg.method_string());
@@ -695,6 +697,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(HttpResponse out) {
     if (phase_ == Phase::kClosed) return;
+    phase_before_write_ = phase_;
     phase_ = Phase::kWriting;
     // A request that arrived before the drain is answered, and it is the
     // connection's last.
@@ -710,10 +713,15 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->body() = std::move(out.body);
     res_->prepare_payload();
     if (opt().access_log) {
-      const long long duration_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - header_start_).count();
+      const auto now = SteadyClock::now();
+      const long long duration_us = std::chrono::duration_cast<std::chrono::microseconds>(now - header_start_).count();
+      // -1: answered before the request was read whole (a limit, a timeout).
+      const long long handle_us =
+          phase_before_write_ == Phase::kHandling
+              ? std::chrono::duration_cast<std::chrono::microseconds>(now - request_read_).count()
+              : -1;
       WriteAccessLog(opt().name, data_.method.empty() ? log_method_ : data_.method, log_path_, out.status,
-                     res_->body().size(), duration_us, out.batch_size);
+                     res_->body().size(), duration_us, handle_us, out.batch_size);
     }
     Arm(std::chrono::seconds(opt().write_timeout_s), Deadline::kWrite);
     http::async_write(socket_, *res_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
@@ -782,6 +790,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string log_method_;
   std::string log_path_ = "-";
   SteadyClock::time_point header_start_ = SteadyClock::now();
+  SteadyClock::time_point request_read_ = SteadyClock::now();  // the last byte of the request
+  Phase phase_before_write_ = Phase::kIdle;
   SteadyClock::time_point header_deadline_ = SteadyClock::now();
   int requests_ = 0;
   bool close_after_ = false;

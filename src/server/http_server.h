@@ -196,7 +196,10 @@ class HttpServer {
 };
 
 // Writes one structured access-log line (JSON) to stderr, atomically.
+// duration_us: from the request's first byte to its answer being written;
+// handle_us: from its last byte (read whole) to that point, the server's own
+// time (-1 when it was answered before it was read whole).
 void WriteAccessLog(std::string_view api, std::string_view method, std::string_view path, int status,
-                    std::uint64_t bytes, long long duration_us, int batch_size);
+                    std::uint64_t bytes, long long duration_us, long long handle_us, int batch_size);
 
 }  // namespace clipserve::server

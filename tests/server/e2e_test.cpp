@@ -150,7 +150,7 @@ TEST(ServerE2ETest, EveryEndpointAndEncodingAgreesAcrossRestAndBothV2Models) {
 
   // The access log: one JSON line per request on stderr.
   const std::string log = p->Stderr();
-  EXPECT_TRUE(std::regex_search(log, std::regex(R"(\{"ts_ms":\d+,"api":"kserve","method":"POST","path":"/v2/models/openclip_vit_b32_image/infer","status":200,"bytes":\d+,"duration_us":\d+,"batch_size":2\})")))
+  EXPECT_TRUE(std::regex_search(log, std::regex(R"(\{"ts_ms":\d+,"api":"kserve","method":"POST","path":"/v2/models/openclip_vit_b32_image/infer","status":200,"bytes":\d+,"duration_us":\d+,"handle_us":\d+,"batch_size":2\})")))
       << log.substr(0, 2000);
 }
 

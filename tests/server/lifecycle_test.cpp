@@ -193,6 +193,8 @@ TEST(LifecycleTest, AccessLogWritesOneJsonLinePerRequest) {
   EXPECT_EQ(lines[0]["batch_size"], 1);
   EXPECT_GT(lines[0]["bytes"].get<int>(), 0);
   EXPECT_GE(lines[0]["duration_us"].get<long long>(), 0);
+  EXPECT_GE(lines[0]["handle_us"].get<long long>(), 0);
+  EXPECT_LE(lines[0]["handle_us"].get<long long>(), lines[0]["duration_us"].get<long long>());
   EXPECT_EQ(lines[1]["api"], "rest");
   EXPECT_EQ(lines[1]["status"], 404);
   EXPECT_EQ(lines[1]["batch_size"], 0);
