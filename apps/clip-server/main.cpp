@@ -127,9 +127,14 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--keep-alive-timeout-s", c.keep_alive_timeout_s, "Idle keep-alive connection timeout, seconds (default 5)")
       ->envname(env("KEEP_ALIVE_TIMEOUT_S"));
   app.add_option("--threads-http", c.http_threads,
-                 "Handler threads per listener: request parsing and image decoding; inference is waited for by no thread "
+                 "Handler threads per listener: request parsing; inference is waited for by no thread "
                  "(default 0 = twice the CPU count, at least 4)")
       ->envname(env("THREADS_HTTP"));
+  app.add_option("--decode-threads", c.decode_threads,
+                 "Threads that decode and preprocess encoded images, shared by every listener; the images of one "
+                 "request decode in parallel (default 0 = one per CPU)")
+      ->check(CLI::NonNegativeNumber)
+      ->envname(env("DECODE_THREADS"));
   app.add_option("--drain-timeout-s", c.drain_timeout_s, "On SIGTERM/SIGINT, wait at most this for in-flight work, seconds (default 30)")
       ->envname(env("DRAIN_TIMEOUT_S"));
   app.add_option("--access-log", f.access_log, "One JSON line per request on stderr: on|off (default on)")

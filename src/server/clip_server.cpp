@@ -28,6 +28,7 @@ Status ServerConfig::Validate() const {
   if (read_timeout_s < 1) return InvalidArgumentError("--read-timeout-s must be >= 1");
   if (http_threads < 0) return InvalidArgumentError("--threads-http must be >= 0");
   if (io_threads < 1) return InvalidArgumentError("--io-threads must be >= 1");
+  if (decode_threads < 0) return InvalidArgumentError("--decode-threads must be >= 0");
   if (header_timeout_s < 1) return InvalidArgumentError("--header-timeout-s must be >= 1");
   if (keep_alive_timeout_s < 1) return InvalidArgumentError("--keep-alive-timeout-s must be >= 1");
   if (max_connections < 1) return InvalidArgumentError("--max-connections must be >= 1");
@@ -48,6 +49,7 @@ StatusOr<service::ModelServiceOptions> ServerConfig::ToServiceOptions() const {
   o.max_pixels = max_pixels;
   o.max_decode_bytes = max_decode_bytes;
   o.max_images_per_request = max_images_per_request;
+  o.decode_threads = decode_threads;
 
   batching::BatcherConfig b;
   b.max_batch_size = max_batch_size;

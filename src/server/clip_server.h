@@ -59,6 +59,7 @@ struct ServerConfig {
   int keep_alive_timeout_s = 5;
   int http_threads = 0;          // per listener: handler pool (parse, decode); 0 = 2 x CPUs, at least 4
   int io_threads = 2;            // per listener: socket I/O
+  int decode_threads = 0;        // image decode + preprocess, all listeners; 0 = one per CPU
   int max_connections = 1024;    // per listener; more get 503
   int drain_timeout_s = 30;
   bool access_log = true;

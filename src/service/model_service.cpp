@@ -89,6 +89,9 @@ ModelService::ModelService(ModelServiceOptions options, metrics::Registry* regis
   tensor_stats_ = tensor.ok() ? *tensor : registry->FindModel(options_.model_name, options_.model_version);
   auto image = registry->AddModel(image_model_name(), options_.model_version, max_batch);
   image_stats_ = image.ok() ? *image : registry->FindModel(image_model_name(), options_.model_version);
+  const int decoders = options_.decode_threads > 0 ? options_.decode_threads
+                                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  decode_pool_ = std::make_unique<TaskPool>(decoders, "decode pool");
 }
 
 ModelService::~ModelService() { (void)Shutdown(Microseconds(0)); }
@@ -255,6 +258,19 @@ void ModelService::EmbedPixelsAsync(InferRoute route, PixelTensor tensor, EmbedC
   Submit(route, std::move(pixels), n, 0, std::move(done));
 }
 
+// One request's images on their way through the decode pool.
+struct ModelService::DecodeJob {
+  InferRoute route;
+  SteadyTime t0;
+  std::vector<std::string_view> images;
+  std::vector<float> pixels;
+  EmbedCallback done;
+  std::atomic<int> left;
+  std::atomic<int> first_bad;  // lowest failing index so far; images.size() when none
+  std::mutex mu;
+  std::string why;  // of first_bad
+};
+
 void ModelService::EmbedEncodedAsync(InferRoute route, std::span<const std::string_view> images,
                                      EmbedCallback done) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -263,29 +279,54 @@ void ModelService::EmbedEncodedAsync(InferRoute route, std::span<const std::stri
   if (bad) return Fail(route, std::move(*bad), NsSince(t0), done);
 
   const int n = static_cast<int>(images.size());
-  image::PreprocessOptions po;
-  po.image_size = info_.image_size;
-  po.max_pixels = options_.max_pixels;
-  po.max_decode_bytes = options_.max_decode_bytes;
-  const std::size_t per_image = FloatsPerImage(info_.image_size);
-  std::vector<float> pixels(per_image * n);
+  auto job = std::make_shared<DecodeJob>();
+  job->route = route;
+  job->t0 = t0;
+  job->images.assign(images.begin(), images.end());
+  job->pixels.resize(FloatsPerImage(info_.image_size) * n);
+  job->done = std::move(done);
+  job->left.store(n);
+  job->first_bad.store(n);
   for (int i = 0; i < n; ++i) {
-    const auto* data = reinterpret_cast<const std::uint8_t*>(images[i].data());
-    auto prepared = image::DecodeAndPrepare(std::span<const std::uint8_t>(data, images[i].size()), po);
-    if (!prepared.ok()) {
-      // Every preprocessing failure (corrupt, unsupported, over the pixel
-      // limit or the decode budget) is the client's bad input, not a server
-      // resource problem.
-      const std::string why = prepared.status().message();
-      return Fail(route,
-                  Failure(FailureKind::kBadImage,
-                          InvalidArgumentError("image " + std::to_string(i) + ": " + why), i, why),
-                  NsSince(t0), done);
-    }
-    image::ToUnitChw(*prepared, std::span<float>(pixels.data() + per_image * i, per_image));
+    decode_pool_->Post([this, job, i] { DecodeOne(*job, i); });
   }
-  const auto preprocess_us = static_cast<std::int64_t>(NsSince(t0) / 1000);
-  Submit(route, std::move(pixels), n, preprocess_us, std::move(done));
+}
+
+void ModelService::DecodeOne(DecodeJob& job, int i) {
+  // After a failure, images after it need not be decoded: the lowest bad
+  // index is the answer either way.
+  if (i < job.first_bad.load()) {
+    image::PreprocessOptions po;
+    po.image_size = info_.image_size;
+    po.max_pixels = options_.max_pixels;
+    po.max_decode_bytes = options_.max_decode_bytes;
+    const std::size_t per_image = FloatsPerImage(info_.image_size);
+    const auto* data = reinterpret_cast<const std::uint8_t*>(job.images[i].data());
+    auto prepared = image::DecodeAndPrepare(std::span<const std::uint8_t>(data, job.images[i].size()), po);
+    if (prepared.ok()) {
+      image::ToUnitChw(*prepared, std::span<float>(job.pixels.data() + per_image * i, per_image));
+    } else {
+      std::lock_guard lock(job.mu);
+      if (i < job.first_bad.load()) {
+        job.first_bad.store(i);
+        job.why = prepared.status().message();
+      }
+    }
+  }
+  if (job.left.fetch_sub(1) != 1) return;
+  // The last image of the request: every other task is done with the job.
+  const int n = static_cast<int>(job.images.size());
+  if (const int at = job.first_bad.load(); at < n) {
+    // Every preprocessing failure (corrupt, unsupported, over the pixel
+    // limit or the decode budget) is the client's bad input, not a server
+    // resource problem.
+    return Fail(job.route,
+                Failure(FailureKind::kBadImage, InvalidArgumentError("image " + std::to_string(at) + ": " + job.why),
+                        at, job.why),
+                NsSince(job.t0), job.done);
+  }
+  const auto preprocess_us = static_cast<std::int64_t>(NsSince(job.t0) / 1000);
+  Submit(job.route, std::move(job.pixels), n, preprocess_us, std::move(job.done));
 }
 
 EmbedResult ModelService::EmbedPixels(InferRoute route, PixelTensor pixels) {
@@ -350,6 +391,9 @@ Status ModelService::Shutdown(Microseconds drain_timeout) {
   closed_.store(true, std::memory_order_release);
   stop_background_.store(true);
   Status st;
+  // Decodes in flight finish and reach the batcher (which still takes them)
+  // or fail: every request taken is answered.
+  decode_pool_->Join();
   if (batcher_) st = batcher_->Shutdown(drain_timeout);
   if (background_warmup_.joinable()) background_warmup_.join();
   return st;

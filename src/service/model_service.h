@@ -54,6 +54,7 @@
 #include "batching/batcher_config.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/task_pool.h"
 #include "engine/engine.h"
 #include "metrics/registry.h"
 
@@ -80,6 +81,9 @@ struct ModelServiceOptions {
   // Bytes one image decode may allocate (image::PreprocessOptions).
   std::uint64_t max_decode_bytes = 128ull << 20;
   int max_images_per_request = 256;
+  // Threads that decode and preprocess encoded images, the images of one
+  // request in parallel; 0: one per CPU.
+  int decode_threads = 0;
 };
 
 // Builds engine instance `index` (0-based) of `count`.
@@ -208,8 +212,10 @@ class ModelService {
   // Decodes and preprocesses every image (open_clip's transform, under
   // max_pixels and max_decode_bytes), then embeds them as one request.
   // Checks admission, the image count (kNoImages, kTooManyImages), then each
-  // image (kBadImage with its index). The views must stay valid until `done`
-  // runs; decoding runs on the calling thread today. `done` as above.
+  // image (kBadImage with the lowest bad index). The bytes the views point to
+  // must stay valid until `done` runs. The images are decoded on the decode
+  // pool (ModelServiceOptions::decode_threads), in parallel; this returns at
+  // once. `done` as above.
   void EmbedEncodedAsync(InferRoute route, std::span<const std::string_view> images, EmbedCallback done);
 
   // Blocking forms: wait for the asynchronous call's result. For callers
@@ -246,6 +252,8 @@ class ModelService {
   std::optional<EmbedFailure> CheckPixels(const PixelTensor& pixels) const;
   // Records `failure` in the route's stats and hands it to `done`.
   void Fail(InferRoute route, EmbedFailure failure, std::uint64_t elapsed_ns, const EmbedCallback& done);
+  struct DecodeJob;
+  void DecodeOne(DecodeJob& job, int index);
   void Submit(InferRoute route, batching::PixelBuffer pixels, int num_images, std::int64_t preprocess_us,
               EmbedCallback done);
 
@@ -254,6 +262,7 @@ class ModelService {
   metrics::ModelStats* image_stats_ = nullptr;
 
   std::unique_ptr<metrics::ModelStats> warmup_stats_;  // background warm-up; not exported
+  std::unique_ptr<TaskPool> decode_pool_;
   std::unique_ptr<batching::Batcher> batcher_;
   engine::EngineInfo info_;
   std::atomic<bool> ready_{false};

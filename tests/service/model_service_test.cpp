@@ -360,17 +360,79 @@ TEST(ModelServiceTest, AsyncFailureBeforeTheQueueCompletesOnceBeforeReturning) {
   ServiceHarness h;
   int calls = 0;
   std::optional<EmbedResult> got;
-  const std::string bad = "not an image";
-  const std::vector<std::string_view> images = {bad};
-  h.service().EmbedEncodedAsync(InferRoute::kKserveImage, images, [&](EmbedResult r) {
+  const std::vector<std::string_view> none;
+  h.service().EmbedEncodedAsync(InferRoute::kKserveImage, none, [&](EmbedResult r) {
     ++calls;
     got.emplace(std::move(r));
   });
   EXPECT_EQ(calls, 1);  // on this thread, before the call returned
   ASSERT_TRUE(got.has_value());
   ASSERT_FALSE(got->ok());
-  EXPECT_EQ(got->failure().kind, FailureKind::kBadImage);
-  EXPECT_EQ(got->failure().image_index, 0);
+  EXPECT_EQ(got->failure().kind, FailureKind::kNoImages);
+}
+
+// Images are decoded on the decode pool, in parallel: the answer comes from a
+// pool thread, once; the lowest bad index is named whatever order the decodes
+// finish in; good images give the embeddings they give one by one.
+TEST(ModelServiceTest, EncodedImagesDecodeInParallelOnThePoolLowestBadIndexWins) {
+  ServiceHarness h([](ModelServiceOptions& o) {
+    o.decode_threads = 3;
+    o.max_images_per_request = 8;
+  });
+  std::vector<std::string> jpegs;
+  for (int i = 0; i < 6; ++i) jpegs.push_back(MakeJpeg(24 + 8 * i, 20, i));
+  const std::string broken = "definitely not an image";
+  const std::string truncated = jpegs[0].substr(0, jpegs[0].size() / 3);
+
+  auto run = [&](const std::vector<std::string_view>& images) {
+    std::atomic<int> calls{0};
+    std::promise<std::pair<EmbedResult, std::thread::id>> got;
+    auto future = got.get_future();
+    h.service().EmbedEncodedAsync(InferRoute::kKserveImage, images, [&](EmbedResult r) {
+      if (calls.fetch_add(1) == 0) got.set_value({std::move(r), std::this_thread::get_id()});
+    });
+    auto out = future.get();
+    EXPECT_NE(out.second, std::this_thread::get_id());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(calls.load(), 1);
+    return std::move(out.first);
+  };
+  std::vector<std::string_view> all(jpegs.begin(), jpegs.end());
+  auto together = run(all);
+  ASSERT_TRUE(together.ok()) << together.status().ToString();
+  for (int i = 0; i < 6; ++i) {
+    auto alone = run({jpegs[i]});
+    ASSERT_TRUE(alone.ok());
+    EXPECT_EQ(alone->result.embeddings,
+              std::vector<float>(together->result.embeddings.begin() + D * i, together->result.embeddings.begin() + D * (i + 1)))
+        << i;
+  }
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::string_view> mixed(all);
+    mixed[4] = broken;
+    mixed[2] = truncated;
+    auto r = run(mixed);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.failure().kind, FailureKind::kBadImage);
+    EXPECT_EQ(r.failure().image_index, 2) << round;
+  }
+  EXPECT_EQ(h.image().fail.count, 10u);
+  EXPECT_EQ(h.image().success.count, 7u);
+}
+
+// Shutdown waits for decodes in flight: each request taken is answered.
+TEST(ModelServiceTest, ShutdownAnswersEveryRequestWhoseImagesAreStillDecoding) {
+  ServiceHarness h([](ModelServiceOptions& o) { o.decode_threads = 1; });
+  const std::string jpeg = MakeJpeg(600, 400, 3);
+  const std::vector<std::string_view> images = {jpeg, jpeg, jpeg, jpeg};
+  std::atomic<int> answered{0};
+  constexpr int kRequests = 6;
+  for (int i = 0; i < kRequests; ++i) {
+    h.service().EmbedEncodedAsync(InferRoute::kKserveImage, images, [&](EmbedResult) { answered.fetch_add(1); });
+  }
+  EXPECT_LT(answered.load(), kRequests);  // 24 decodes of 600x400 on one thread take a while
+  ASSERT_TRUE(h.service().Shutdown(std::chrono::seconds(10)).ok());
+  EXPECT_EQ(answered.load(), kRequests);
 }
 
 TEST(ModelServiceTest, QueueFullIsTheBatchersFailureCountedOnceAsRejected) {
