@@ -2,11 +2,14 @@
 //
 //   clip-embed [--model NAME | --config FILE] [--weights FILE | random:SEED]
 //              [--quick-gelu] [--precision auto|fp32|bf16|fp16] [--device cpu|cuda]
-//              [--threads N] [--batch-size N] [--format npy|jsonl]
+//              [--threads N] [--batch-size N] [--decode-threads N] [--format npy|jsonl]
 //              [--preprocess-only] [--skip-bad] --output OUT IMAGE... | DIR
 //
 // Rows follow the order of the arguments; a directory contributes its regular
-// files (dotfiles skipped, not recursive) sorted by name. Stdout stays empty;
+// files (dotfiles skipped, not recursive) sorted by name. Embeddings go
+// through the service layer, as in clip-server: files are read here, decoded
+// several at once on its decode pool, and batched by its batcher into
+// forward passes of up to --batch-size images while earlier ones run. Stdout stays empty;
 // diagnostics, progress (only when stderr is a terminal) and the summary go
 // to stderr. Exit status: 0 on success; 1 when an image fails (without
 // --skip-bad), when nothing could be embedded, or on any other error; 2 on
@@ -16,17 +19,22 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
 #include "image/image.h"
+#include "metrics/registry.h"
 #include "model/vit_config.h"
+#include "service/model_service.h"
 #include "output_writer.h"
 
 namespace {
@@ -42,6 +50,7 @@ struct Flags {
   std::string precision = "auto";
   std::string device = "cpu";
   int batch_size = 8;
+  int decode_threads = 0;
   std::string output;
   std::string format = "npy";
   bool preprocess_only = false;
@@ -64,7 +73,9 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--device", f.device, "cpu | cuda | cuda:N (default cpu)");
   app.add_option("--threads", e.threads, "Intra-op CPU threads; 0 = all cores (default 0)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--batch-size", f.batch_size, "Images per forward pass (default 8)")->check(CLI::Range(1, 4096));
+  app.add_option("--batch-size", f.batch_size, "Most images per forward pass (default 8)")->check(CLI::Range(1, 4096));
+  app.add_option("--decode-threads", f.decode_threads, "Threads decoding images, several at once (default 0 = one per CPU)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--output,-o", f.output, "Output file (.npy float32 [N, D], or JSON Lines)")->required();
   app.add_option("--format", f.format, "npy | jsonl (default npy)")->check(CLI::IsMember({"npy", "jsonl"}));
   app.add_flag("--preprocess-only", f.preprocess_only,
@@ -126,11 +137,17 @@ StatusOr<int> ImageSizeOf(const engine::EngineOptions& e) {
   return config.image_size;
 }
 
-StatusOr<image::RgbImage> LoadImage(const std::string& path, int image_size) {
+StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return clipserve::NotFoundError("cannot open file");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return clipserve::InternalError("read error");
+  return bytes;
+}
+
+StatusOr<image::RgbImage> LoadImage(const std::string& path, int image_size) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
   image::PreprocessOptions options;
   options.image_size = image_size;
   return image::DecodeAndPrepare(bytes, options);
@@ -167,6 +184,111 @@ class Progress {
   double last_shown_s_ = -1;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+// Reports a bad image: without --skip-bad it stops the run (false).
+bool BadImage(const Flags& f, const std::string& path, const std::string& why, Progress& progress,
+              std::vector<Failure>& failures) {
+  if (!f.skip_bad) {
+    progress.Clear();
+    std::fprintf(stderr, "clip-embed: %s: %s\n", path.c_str(), why.c_str());
+    std::fprintf(stderr, "clip-embed: stopped (use --skip-bad to continue past bad images)\n");
+    return false;
+  }
+  failures.push_back({path, why});
+  return true;
+}
+
+// --preprocess-only: the model inputs, one file after another (no model).
+StatusOr<bool> PreprocessFiles(const Flags& f, const std::vector<std::string>& files, int image_size,
+                               apps::OutputWriter& writer, Progress& progress, std::vector<Failure>& failures) {
+  std::vector<float> pixels(3ull * image_size * image_size);
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    StatusOr<image::RgbImage> img = LoadImage(files[k], image_size);
+    if (!img.ok()) {
+      if (!BadImage(f, files[k], img.status().message(), progress, failures)) return false;
+      continue;
+    }
+    image::ToNormalizedChw(*img, pixels);
+    RETURN_IF_ERROR(writer.Append(files[k], pixels));
+    progress.Update(k + 1);
+  }
+  return true;
+}
+
+// Embeddings through the service layer. Each file is one request of one
+// image; at most `window` are in flight (bounded memory), and rows are
+// written in input order as they complete.
+StatusOr<bool> EmbedFiles(const Flags& f, const std::vector<std::string>& files, std::unique_ptr<engine::Engine> eng,
+                          apps::OutputWriter& writer, Progress& progress, std::vector<Failure>& failures) {
+  namespace service = clipserve::service;
+  struct Slot {
+    std::string bytes;
+    std::optional<Status> read_error;
+    std::optional<service::EmbedResult> result;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<Slot>> slots(files.size());
+
+  clipserve::metrics::Registry registry;
+  service::ModelServiceOptions so;
+  so.kserve_batching.max_batch_size = f.batch_size;
+  so.kserve_batching.dynamic_batching = true;
+  so.warmup_batch_sizes = {};
+  so.max_images_per_request = 1;
+  so.decode_threads = f.decode_threads;
+  service::ModelService svc(so, &registry);
+  RETURN_IF_ERROR(svc.Load([&eng](int, int) -> StatusOr<std::unique_ptr<engine::Engine>> { return std::move(eng); }));
+  // Every callback has run once this returns: the slots outlive them.
+  struct Stop {
+    service::ModelService& svc;
+    ~Stop() { (void)svc.Shutdown(std::chrono::seconds(60)); }
+  } stop{svc};
+
+  const std::size_t window = std::max<std::size_t>(8, 4 * static_cast<std::size_t>(f.batch_size));
+  std::size_t submitted = 0;
+  for (std::size_t next = 0; next < files.size(); ++next) {
+    for (; submitted < files.size() && submitted < next + window; ++submitted) {
+      auto slot = std::make_unique<Slot>();
+      Slot* s = slot.get();
+      StatusOr<std::string> bytes = ReadFile(files[submitted]);
+      {
+        std::lock_guard lock(mu);
+        slots[submitted] = std::move(slot);
+        if (!bytes.ok()) s->read_error = bytes.status();
+      }
+      if (!bytes.ok()) continue;
+      s->bytes = std::move(*bytes);
+      const std::string_view view(s->bytes);
+      svc.EmbedEncodedAsync(service::InferRoute::kKserveImage, std::span<const std::string_view>(&view, 1),
+                            [&mu, &cv, s](service::EmbedResult r) {
+                              std::lock_guard lock(mu);
+                              s->result.emplace(std::move(r));
+                              cv.notify_all();
+                            });
+    }
+    std::unique_ptr<Slot> done;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return slots[next]->read_error || slots[next]->result; });
+      done = std::move(slots[next]);
+    }
+    const std::string& path = files[next];
+    if (done->read_error) {
+      if (!BadImage(f, path, done->read_error->message(), progress, failures)) return false;
+      continue;
+    }
+    service::EmbedResult& r = *done->result;
+    if (!r.ok()) {
+      if (r.failure().kind != service::FailureKind::kBadImage) return r.status();
+      if (!BadImage(f, path, r.failure().detail, progress, failures)) return false;
+      continue;
+    }
+    RETURN_IF_ERROR(writer.Append(path, r->result.embeddings));
+    progress.Update(next + 1);
+  }
+  return true;
+}
 
 int Run(Flags& f) {
   auto fail = [](const Status& st) {
@@ -210,53 +332,12 @@ int Run(Flags& f) {
                                          row_shape);
   if (!writer.ok()) return fail(writer.status());
 
-  const std::size_t pixels_per_image = 3ull * image_size * image_size;
-  const std::size_t out_per_image = eng ? static_cast<std::size_t>(eng->info().embed_dim) : pixels_per_image;
-  std::vector<float> pixels(pixels_per_image * f.batch_size);
-  std::vector<float> embeddings(out_per_image * f.batch_size);
-  std::vector<std::string> batch_paths;
   std::vector<Failure> failures;
   Progress progress(files->size());
-
-  auto flush = [&]() -> Status {
-    const int n = static_cast<int>(batch_paths.size());
-    if (n == 0) return {};
-    if (eng) {
-      RETURN_IF_ERROR(eng->Embed(std::span<const float>(pixels.data(), pixels_per_image * n), n,
-                                 std::span<float>(embeddings.data(), out_per_image * n)));
-    }
-    const std::vector<float>& rows = eng ? embeddings : pixels;
-    for (int i = 0; i < n; ++i) {
-      RETURN_IF_ERROR((*writer)->Append(batch_paths[i], std::span<const float>(rows.data() + i * out_per_image,
-                                                                                 out_per_image)));
-    }
-    batch_paths.clear();
-    return {};
-  };
-
-  for (std::size_t k = 0; k < files->size(); ++k) {
-    const std::string& path = (*files)[k];
-    StatusOr<image::RgbImage> img = LoadImage(path, image_size);
-    if (!img.ok()) {
-      if (!f.skip_bad) {
-        progress.Clear();
-        std::fprintf(stderr, "clip-embed: %s: %s\n", path.c_str(), img.status().message().c_str());
-        std::fprintf(stderr, "clip-embed: stopped (use --skip-bad to continue past bad images)\n");
-        return 1;
-      }
-      failures.push_back({path, img.status().message()});
-      continue;
-    }
-    std::span<float> slot(pixels.data() + batch_paths.size() * pixels_per_image, pixels_per_image);
-    if (f.preprocess_only) image::ToNormalizedChw(*img, slot);
-    else image::ToUnitChw(*img, slot);
-    batch_paths.push_back(path);
-    if (static_cast<int>(batch_paths.size()) == f.batch_size) {
-      if (Status st = flush(); !st.ok()) return fail(st);
-      progress.Update(k + 1);
-    }
-  }
-  if (Status st = flush(); !st.ok()) return fail(st);
+  const StatusOr<bool> went = f.preprocess_only ? PreprocessFiles(f, *files, image_size, **writer, progress, failures)
+                                                : EmbedFiles(f, *files, std::move(eng), **writer, progress, failures);
+  if (!went.ok()) return fail(went.status());
+  if (!*went) return 1;  // stopped at a bad image (already reported)
   progress.Clear();
 
   for (const Failure& failure : failures) {
