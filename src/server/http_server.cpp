@@ -191,6 +191,36 @@ std::size_t AlignedStart(const char* base, std::size_t at) {
 
 class Session;
 
+// A response body in two parts, written with one gather write: `head` (an
+// encoded header, JSON) and `tail`, a view of bytes kept alive by `owner`.
+struct TwoPartBody {
+  struct value_type {
+    std::string head;
+    std::string_view tail;
+    std::shared_ptr<const void> owner;
+  };
+  static std::uint64_t size(const value_type& v) { return v.head.size() + v.tail.size(); }
+
+  class writer {
+   public:
+    using const_buffers_type = std::array<net::const_buffer, 2>;
+    template <bool isRequest, class Fields>
+    writer(const http::header<isRequest, Fields>&, const value_type& v) : v_(v) {}
+    void init(boost::system::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(boost::system::error_code& ec) {
+      ec = {};
+      if (done_) return boost::none;
+      done_ = true;
+      return std::make_pair(const_buffers_type{net::buffer(v_.head), net::buffer(v_.tail.data(), v_.tail.size())},
+                            false);
+    }
+
+   private:
+    const value_type& v_;
+    bool done_ = false;
+  };
+};
+
 }  // namespace
 
 struct HttpResponder::State {
@@ -710,7 +740,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!out.content_type.empty()) res_->set(http::field::content_type, out.content_type);
     for (auto& [k, v] : out.headers) res_->insert(k, v);
     res_->keep_alive(!close_after_);
-    res_->body() = std::move(out.body);
+    res_->body().head = std::move(out.body);
+    res_->body().tail = out.body_tail;
+    res_->body().owner = std::move(out.tail_owner);
     res_->prepare_payload();
     if (opt().access_log) {
       const auto now = SteadyClock::now();
@@ -721,7 +753,7 @@ class Session : public std::enable_shared_from_this<Session> {
               ? std::chrono::duration_cast<std::chrono::microseconds>(now - request_read_).count()
               : -1;
       WriteAccessLog(opt().name, data_.method.empty() ? log_method_ : data_.method, log_path_, out.status,
-                     res_->body().size(), duration_us, handle_us, out.batch_size);
+                     TwoPartBody::size(res_->body()), duration_us, handle_us, out.batch_size);
     }
     Arm(std::chrono::seconds(opt().write_timeout_s), Deadline::kWrite);
     http::async_write(socket_, *res_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
@@ -785,7 +817,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<BodyBuffer> direct_body_;  // a body being read by ReadBodyDirect
-  std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response<TwoPartBody>> res_;
   HttpRequest::Data data_;
   std::string log_method_;
   std::string log_path_ = "-";

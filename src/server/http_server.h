@@ -85,6 +85,11 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Sent right after `body`, from where it lies (no copy into the response):
+  // bytes that `tail_owner` keeps alive until the response is written, such
+  // as the embeddings of a binary answer.
+  std::string_view body_tail;
+  std::shared_ptr<const void> tail_owner;
   std::vector<std::pair<std::string, std::string>> headers;
   int batch_size = 0;  // for the access log: images this request inferred (0: none)
 

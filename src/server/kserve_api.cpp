@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <span>
@@ -425,7 +426,10 @@ void KserveApi::Infer(const HttpRequest& req, HttpResponder respond) {
       Fail(res, outcome.status());
       return respond(std::move(res));
     }
-    const auto& r = outcome->result;
+    // Owned here until the answer is written: a binary answer is sent from
+    // the embedding buffer itself.
+    auto held = std::make_shared<const service::EmbedOutcome>(std::move(*outcome));
+    const auto& r = held->result;
     bool binary = request->binary_data_output;
     for (const auto& out : request->outputs) binary = out.binary.value_or(request->binary_data_output);
 
@@ -435,13 +439,17 @@ void KserveApi::Infer(const HttpRequest& req, HttpResponder respond) {
     tensor.data = r.embeddings;
     tensor.binary = binary;
     auto encoded = kserve::EncodeInferResponse(m.name, service_->options().model_version, request->id,
-                                               std::span<const kserve::OutputTensor>(&tensor, 1));
+                                               std::span<const kserve::OutputTensor>(&tensor, 1),
+                                               /*append_binary=*/false);
     res.batch_size = r.batch_size;
-    res.set_header("Server-Timing", ServerTimingHeader(*outcome));
+    res.set_header("Server-Timing", ServerTimingHeader(*held));
     res.body = std::move(encoded.body);
     if (encoded.json_header_bytes) {
+      static_assert(std::endian::native == std::endian::little);  // the wire format's byte order
       res.content_type = "application/octet-stream";
       res.set_header("Inference-Header-Content-Length", std::to_string(*encoded.json_header_bytes));
+      res.body_tail = std::string_view(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
+      res.tail_owner = held;
     }
     respond(std::move(res));
   });

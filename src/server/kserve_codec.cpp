@@ -290,7 +290,8 @@ void AppendJsonFloats(std::string& out, std::span<const float> values) {
 }
 
 EncodedResponse EncodeInferResponse(std::string_view model_name, std::string_view model_version,
-                                    const std::optional<std::string>& id, std::span<const OutputTensor> outputs) {
+                                    const std::optional<std::string>& id, std::span<const OutputTensor> outputs,
+                                    bool append_binary) {
   EncodedResponse r;
   std::string& s = r.body;
   s += "{";
@@ -325,6 +326,7 @@ EncodedResponse EncodeInferResponse(std::string_view model_name, std::string_vie
   s += "]}";
   if (any_binary) {
     r.json_header_bytes = s.size();
+    if (!append_binary) return r;
     for (const auto& o : outputs) {
       if (!o.binary) continue;
       // The wire format is little-endian; so is every host we build for.

@@ -73,8 +73,11 @@ struct EncodedResponse {
   std::optional<std::size_t> json_header_bytes;  // set when any output is binary
 };
 
+// With append_binary false, the binary outputs' bytes are left out of `body`
+// (json_header_bytes is still set): the caller sends them from where they lie.
 EncodedResponse EncodeInferResponse(std::string_view model_name, std::string_view model_version,
-                                    const std::optional<std::string>& id, std::span<const OutputTensor> outputs);
+                                    const std::optional<std::string>& id, std::span<const OutputTensor> outputs,
+                                    bool append_binary = true);
 
 // Appends a JSON array of floats, shortest round-trip form ("[0.1,-2e-05]").
 // Non-finite values are written as null (JSON has no NaN).

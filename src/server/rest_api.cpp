@@ -268,7 +268,11 @@ void RestApi::Embed(const HttpRequest& req, std::shared_ptr<Images> held, HttpRe
       res.content_type = "application/octet-stream";
       res.set_header("X-Embedding-Shape", std::to_string(r.num_images) + "," + std::to_string(r.embed_dim));
       res.set_header("X-Embedding-Dtype", "float32");
-      res.body.assign(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
+      // Sent from the embedding buffer, kept alive until written.
+      auto kept = std::make_shared<const service::EmbedOutcome>(std::move(*outcome));
+      const auto& e = kept->result.embeddings;
+      res.body_tail = std::string_view(reinterpret_cast<const char*>(e.data()), e.size() * sizeof(float));
+      res.tail_owner = std::move(kept);
       return respond(std::move(res));
     }
     std::string& s = res.body;

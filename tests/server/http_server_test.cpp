@@ -875,5 +875,33 @@ TEST(HttpServerBodyTest, LargeBodyCutShortOrTooSlowAndTheServerKeepsServing) {
   s->Stop(5s);
 }
 
+TEST(HttpServerBodyTest, ResponseTailIsSentAfterTheBodyAndItsOwnerReleasedAfterTheWrite) {
+  auto bytes = std::make_shared<std::string>(PatternBody(200000));
+  std::weak_ptr<std::string> watch = bytes;
+  Route tail{"GET", "/tail", [bytes](const HttpRequest&, HttpResponse& res) {
+               res = Text("head:");
+               res.body_tail = *bytes;
+               res.tail_owner = bytes;
+             }};
+  TestServer s({tail});
+  ASSERT_GT(s.port, 0);
+  {
+    RawConnection c(s.port);
+    ASSERT_TRUE(c.Send(Get("/tail") + Get("/tail")));
+    for (int k = 0; k < 2; ++k) {
+      auto r = c.Read(5s);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200);
+      EXPECT_TRUE(r->has_header("content-length: " + std::to_string(5 + bytes->size()))) << r->headers;
+      EXPECT_EQ(r->body, "head:" + *bytes);
+    }
+  }
+  s->Stop(5s);
+  s.server.reset();  // the routes (each holding a reference) go with the server
+  tail.handler = nullptr;
+  bytes.reset();
+  EXPECT_TRUE(watch.expired());
+}
+
 }  // namespace
 }  // namespace clipserve::server
