@@ -12,7 +12,7 @@ one() {
   local bin=$1 label=$2 out pid port t0 t1 reqs
   out=$(mktemp)
   taskset -c 1 "$bin" --api kserve --host 127.0.0.1 --http-port 0 --metrics-port -1 --background-warmup off \
-    --threads 1 --engine null --model test-tiny --weights random:1 --access-log off >"$out" 2>/dev/null &
+    --threads 1 --engine null --model test-tiny --weights random:1 --access-log off ${SERVER_ARGS:-} >"$out" 2>/dev/null &
   pid=$!
   for _ in $(seq 300); do grep -q "ready in" "$out" && break; sleep 0.1; done
   port=$(grep -o "http=[^ ]*" "$out" | head -1 | cut -d: -f2)

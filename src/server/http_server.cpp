@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -247,34 +248,23 @@ struct HttpServer::Impl {
   std::atomic<bool> draining{false};
   std::atomic<bool> io_stopped{false};  // Stop joined the I/O threads
 
-  // One io_context per I/O thread, each connection on one of them (round
-  // robin): a socket's completions run on the thread that waited for them,
-  // with no wake-up of another I/O thread, and a connection's handlers never
-  // run concurrently (no strand needed).
-  std::vector<std::unique_ptr<net::io_context>> iocs;
-  // Keep run() going while every connection is inside a handler (no socket
+  // One io_context run by every I/O thread; a strand per connection. (One
+  // io_context per thread was measured: with the threads on one CPU it
+  // doubled the context switches per small request, docs/PERFORMANCE.md §10.)
+  net::io_context ioc;
+  // Keeps run() going while every connection is inside a handler (no socket
   // operation pending) and after the acceptor closes; reset by Stop.
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> works;
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
   std::optional<net::thread_pool> pool;
   std::shared_ptr<BodyPool> body_pool = std::make_shared<BodyPool>();
-  tcp::acceptor acceptor;  // on iocs[0]
-  std::size_t next_ioc = 0;  // the acceptor's thread only
+  tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> io_threads;
   std::mutex mu;  // Bind/Start/Stop
   int port = -1;
   bool started = false;
   bool stopped = false;
 
-  explicit Impl(HttpServerOptions o)
-      : options(std::move(o)), iocs(MakeContexts(options.io_threads)), acceptor(*iocs[0]) {
-    for (auto& c : iocs) works.push_back(net::make_work_guard(*c));
-  }
-
-  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
-    std::vector<std::unique_ptr<net::io_context>> out;
-    for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<net::io_context>(1));
-    return out;
-  }
+  explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
   // Never throws: an escaped exception here would end the process.
   std::string ErrorBody(int status, std::string_view message) const {
@@ -340,12 +330,12 @@ class Session : public std::enable_shared_from_this<Session> {
               [self = shared_from_this(), r = std::move(response)]() mutable { self->Write(std::move(r)); });
   }
 
-  // On its I/O thread: the server began draining.
+  // On the strand: the server began draining.
   void OnDrain() {
     if (phase_ == Phase::kIdle || phase_ == Phase::kHeader) Close();
   }
 
-  // On its I/O thread: the drain timed out; close whatever this is doing.
+  // On the strand: the drain timed out; close whatever this is doing.
   void ForceClose() { Close(); }
 
   auto executor() { return socket_.get_executor(); }
@@ -886,8 +876,7 @@ void HttpServer::Impl::Unregister(Session* s) {
 }
 
 void HttpServer::Impl::Accept() {
-  net::io_context& ioc = *iocs[next_ioc++ % iocs.size()];
-  acceptor.async_accept(ioc, [this](const boost::system::error_code& ec, tcp::socket socket) {
+  acceptor.async_accept(net::make_strand(ioc), [this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
       const bool reject = open.load() >= options.max_connections || draining.load();
@@ -944,13 +933,14 @@ void HttpServer::Start() {
   if (impl_->started || impl_->port <= 0 || impl_->stopped) return;
   impl_->started = true;
   net::dispatch(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->Accept(); });
-  for (auto& ioc : impl_->iocs) {
-    impl_->io_threads.emplace_back([impl = impl_.get(), ioc = ioc.get()] {
+  const int n = std::max(1, impl_->options.io_threads);
+  for (int i = 0; i < n; ++i) {
+    impl_->io_threads.emplace_back([impl = impl_.get()] {
       // An exception escaping a completion handler would end the thread;
       // log it and keep the thread serving.
       while (true) {
         try {
-          ioc->run();
+          impl->ioc.run();
           return;
         } catch (const std::exception& e) {
           std::fprintf(stderr, "clip-server: %s: I/O thread caught: %s\n", impl->options.name.c_str(), e.what());
@@ -985,11 +975,11 @@ void HttpServer::Stop(std::chrono::milliseconds timeout) {
     }
     // Handlers still running on the pool finish; then the I/O threads stop.
     // Sessions still open are closed from here once no I/O thread runs (so
-    // without racing their I/O threads), and later answers are dropped.
+    // without racing their strands), and later answers are dropped.
     impl->pool->join();
     impl->io_stopped.store(true);
-    for (auto& w : impl->works) w.reset();
-    for (auto& c : impl->iocs) c->stop();
+    impl->work.reset();
+    impl->ioc.stop();
     for (auto& t : impl->io_threads) t.join();
     for (auto& sp : impl->LiveSessions()) sp->ForceClose();
   } else {
