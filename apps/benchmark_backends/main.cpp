@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   cli.add_option("--parity-reference", c.parity_reference, "results JSON of another run to compare probe embeddings with");
   cli.add_option("--price-per-hour", c.price_per_hour, "USD per hour of the machine, for cost per 1M images")->capture_default_str();
   cli.add_option("--timeout", c.timeout_s, "per-request timeout, seconds")->capture_default_str();
+  cli.add_option("--api-key", c.api_key, "sent as 'Authorization: Bearer KEY' to every server (clip-server --api-key)")
+      ->envname("CLIP_API_KEY");
   bool no_progress = false;
   cli.add_flag("--no-progress", no_progress, "no progress line on stderr");
 

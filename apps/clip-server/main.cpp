@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -47,6 +48,7 @@ struct Flags {
   std::string kserve_batching = "on";
   std::string background_warmup = "on";
   std::string access_log = "on";
+  std::string api_key_file;
 };
 
 void AddFlags(CLI::App& app, Flags& f) {
@@ -139,6 +141,14 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->envname(env("DRAIN_TIMEOUT_S"));
   app.add_option("--access-log", f.access_log, "One JSON line per request on stderr: on|off (default on)")
       ->check(on_off)->envname(env("ACCESS_LOG"));
+  auto* key = app.add_option("--api-key", c.api_key,
+                             "Inference and model-management requests need this key (Authorization: Bearer KEY, or "
+                             "X-API-Key: KEY), else 401; health, metadata and /metrics stay open (default: none)")
+                  ->envname(env("API_KEY"));
+  app.add_option("--api-key-file", f.api_key_file, "Read the API key from this file (first line)")
+      ->excludes(key)
+      ->envname(env("API_KEY_FILE"));
+  app.add_flag("--protect-metrics", c.protect_metrics, "/metrics needs the API key too")->envname(env("PROTECT_METRICS"));
 }
 
 Status Finish(Flags& f) {
@@ -149,6 +159,14 @@ Status Finish(Flags& f) {
   c.kserve_dynamic_batching = ParseOnOff(f.kserve_batching);
   c.background_warmup = ParseOnOff(f.background_warmup);
   c.access_log = ParseOnOff(f.access_log);
+  if (!f.api_key_file.empty()) {
+    std::ifstream in(f.api_key_file);
+    if (!in || !std::getline(in, c.api_key)) {
+      return clipserve::InvalidArgumentError("--api-key-file: cannot read '" + f.api_key_file + "'");
+    }
+    while (!c.api_key.empty() && (c.api_key.back() == '\r' || c.api_key.back() == ' ')) c.api_key.pop_back();
+    if (c.api_key.empty()) return clipserve::InvalidArgumentError("--api-key-file: '" + f.api_key_file + "' is empty");
+  }
   ASSIGN_OR_RETURN(c.engine.precision, engine::ParsePrecision(f.precision));
   c.engine.null_engine = f.engine_kind == "null";
   std::string dev = f.device;

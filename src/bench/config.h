@@ -46,6 +46,9 @@ struct BenchConfig {
   std::string parity_reference;            // OTHER.json
   double price_per_hour = 0;               // USD; 0 = no cost estimate
   double timeout_s = 60;
+  // Sent as "Authorization: Bearer <key>" to every server (clip-server
+  // --api-key); from --api-key or CLIP_API_KEY. Not written to the results.
+  std::string api_key;
   int probe_images = 4;
   int image_pool = 32;                     // distinct images requests cycle through
   bool progress = true;                    // stderr progress line when it is a TTY

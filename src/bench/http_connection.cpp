@@ -35,6 +35,7 @@ WireRequest Serialize(const Endpoint& ep, http::verb verb, const std::string& pa
   http::request<http::empty_body> req{verb, ep.base_path + path, 11};
   req.set(http::field::host, ep.host + ":" + std::to_string(ep.port));
   req.set(http::field::user_agent, "benchmark_backends");
+  for (const auto& [k, v] : ep.headers) req.insert(k, v);
   WireRequest wire;
   if (post) {
     if (!post->content_type.empty()) req.set(http::field::content_type, post->content_type);

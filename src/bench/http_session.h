@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bench/request.h"
 #include "common/clock.h"
@@ -21,6 +23,8 @@ struct Endpoint {
   std::string host;
   int port = 0;
   std::string base_path;  // prefix before every path, usually empty
+  // Sent with every request to this endpoint (e.g. Authorization).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Parses "http://host:port[/prefix]". https is refused (not built in).

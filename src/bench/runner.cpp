@@ -81,10 +81,15 @@ class BackendRunner {
     auto ep = ParseUrl(run_.url);
     if (!ep.ok()) return Fail("setup", ep.status().message());
     endpoint_ = *ep;
+    if (!cfg_.api_key.empty()) endpoint_.headers.emplace_back("Authorization", "Bearer " + cfg_.api_key);
     if (run_.backend == "triton" && !cfg_.triton_metrics_url.empty()) {
       auto mep = ParseUrl(cfg_.triton_metrics_url);
-      if (mep.ok()) metrics_endpoint_ = *mep;
-      else run_.server_metrics_error = mep.status().message();
+      if (mep.ok()) {
+        metrics_endpoint_ = *mep;
+        if (!cfg_.api_key.empty()) metrics_endpoint_->headers.emplace_back("Authorization", "Bearer " + cfg_.api_key);
+      } else {
+        run_.server_metrics_error = mep.status().message();
+      }
     }
     if (!MakeProtocol()) return std::move(run_);
     if (!cfg_.server_cmd.empty() && !LaunchServer()) {

@@ -29,6 +29,7 @@ Status ServerConfig::Validate() const {
   if (http_threads < 0) return InvalidArgumentError("--threads-http must be >= 0");
   if (io_threads < 1) return InvalidArgumentError("--io-threads must be >= 1");
   if (decode_threads < 0) return InvalidArgumentError("--decode-threads must be >= 0");
+  if (protect_metrics && api_key.empty()) return InvalidArgumentError("--protect-metrics needs --api-key or --api-key-file");
   if (header_timeout_s < 1) return InvalidArgumentError("--header-timeout-s must be >= 1");
   if (keep_alive_timeout_s < 1) return InvalidArgumentError("--keep-alive-timeout-s must be >= 1");
   if (max_connections < 1) return InvalidArgumentError("--max-connections must be >= 1");
@@ -130,6 +131,7 @@ Status ClipServer::Start() {
     o.max_connections = config_.max_connections;
     o.keep_alive_timeout_s = config_.keep_alive_timeout_s;
     o.access_log = config_.access_log;
+    o.api_key = config_.api_key;
     o.error_body = error_body;
     return o;
   };
@@ -163,6 +165,7 @@ Status ClipServer::Start() {
          },
          /*on_io_thread=*/true},
     };
+    routes[0].needs_key = config_.protect_metrics;
     auto o = make_options("metrics", config_.metrics_port, &KserveApi::ErrorBody);
     o.worker_threads = 1;  // /metrics runs on the I/O thread
     o.io_threads = 1;

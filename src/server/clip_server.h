@@ -63,6 +63,8 @@ struct ServerConfig {
   int max_connections = 1024;    // per listener; more get 503
   int drain_timeout_s = 30;
   bool access_log = true;
+  std::string api_key;           // empty: no access control (--api-key / --api-key-file)
+  bool protect_metrics = false;  // /metrics needs the key too
 
   Status Validate() const;
   // The service options this config implies (reads --model-config).

@@ -286,6 +286,18 @@ struct HttpServer::Impl {
 
 namespace {
 
+// Equal strings, in a time that depends on the lengths only.
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -584,6 +596,20 @@ class Session : public std::enable_shared_from_this<Session> {
     OnRequest();
   }
 
+  bool HasKey(const http::request<http::string_body>& msg) const {
+    const std::string& key = opt().api_key;
+    if (auto it = msg.find(http::field::authorization); it != msg.end()) {
+      std::string_view v = it->value();
+      constexpr std::string_view kBearer = "Bearer ";
+      if (v.size() >= kBearer.size() && IEquals(v.substr(0, kBearer.size()), kBearer) &&
+          ConstantTimeEquals(v.substr(kBearer.size()), key)) {
+        return true;
+      }
+    }
+    if (auto it = msg.find("X-API-Key"); it != msg.end()) return ConstantTimeEquals(it->value(), key);
+    return false;
+  }
+
   void OnRequest() {
     phase_ = Phase::kHandling;
     request_read_ = SteadyClock::now();
@@ -649,6 +675,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     data_.params = std::move(match.params);
     const Route& route = srv_->routes[static_cast<std::size_t>(match.route_index)];
+    if (route.needs_key && !opt().api_key.empty() && !HasKey(msg)) {
+      HttpResponse out;
+      out.status = 401;
+      out.body = srv_->ErrorBody(401, "Unauthorized: this route needs the API key (Authorization: Bearer <key>, "
+                                      "or X-API-Key: <key>)");
+      out.set_header("WWW-Authenticate", "Bearer");
+      return Write(std::move(out));
+    }
     bool inline_here = route.on_io_thread;
     if (route.on_io_thread_if) {
       try {

@@ -137,6 +137,9 @@ struct Route {
   // thread hop (a wake-up and a context switch) for small requests that only
   // parse, e.g. small tensors.
   std::function<bool(const HttpRequest&)> on_io_thread_if;
+  // With HttpServerOptions::api_key set, a request without the key is
+  // answered 401 before the handler runs (inference, model management).
+  bool needs_key = false;
 };
 
 struct HttpServerOptions {
@@ -158,6 +161,10 @@ struct HttpServerOptions {
   int max_connections = 1024;       // open connections on this listener; more get 503
   int listen_backlog = 1024;
   bool access_log = true;           // one JSON line per request on stderr
+  // Access control: routes with needs_key take the request only with
+  // "Authorization: Bearer <api_key>" or "X-API-Key: <api_key>" (compared in
+  // constant time). Empty: every route is open.
+  std::string api_key;
   // A request header whose integer value V asks for body()[V] to be 64-byte
   // aligned, when the body is read into memory of its own (a Content-Length
   // over 16 KiB, no content coding). KServe's Inference-Header-Content-Length:

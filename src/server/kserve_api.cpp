@@ -89,13 +89,14 @@ std::vector<Route> KserveApi::Routes() {
       auto model = FindModel(req);
       return model.ok() && (*model)->route == service::InferRoute::kKserveTensor;
     };
+    r.needs_key = true;  // inference: behind --api-key
     return r;
   };
   const std::string m = "/v2/models/{}";
   const std::string mv = "/v2/models/{}/versions/{}";
   constexpr bool kIo = true;  // cheap, never blocks: answered on the I/O thread
   // clang-format off
-  return {
+  std::vector<Route> routes = {
       {"GET",  "/v2/health/live",      bind(&KserveApi::Live,            "/v2/health/live"),       kIo},
       {"GET",  "/v2/health/ready",     bind(&KserveApi::Ready,           "/v2/health/ready"),      kIo},
       {"GET",  "/v2",                  bind(&KserveApi::ServerMetadata,  "/v2"),                   kIo},
@@ -113,6 +114,10 @@ std::vector<Route> KserveApi::Routes() {
       infer(mv + "/infer"),
   };
   // clang-format on
+  for (Route& r : routes) {
+    if (r.pattern == "/v2/repository/index") r.needs_key = true;  // model management
+  }
+  return routes;
 }
 
 int KserveApi::HttpStatusFor(const Status& status) {

@@ -41,11 +41,13 @@ std::vector<Route> RestApi::Routes() {
                    [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); });
   };
   auto embed = [this](std::string path, void (RestApi::*fn)(const HttpRequest&, HttpResponder)) {
-    return Route::Async("POST", path,
-                        CountedAsync(options_.request_counter, "rest", path,
-                                     [this, fn](const HttpRequest& req, HttpResponder respond) {
-                                       (this->*fn)(req, std::move(respond));
-                                     }));
+    Route r = Route::Async("POST", path,
+                           CountedAsync(options_.request_counter, "rest", path,
+                                        [this, fn](const HttpRequest& req, HttpResponder respond) {
+                                          (this->*fn)(req, std::move(respond));
+                                        }));
+    r.needs_key = true;  // inference: behind --api-key
+    return r;
   };
   constexpr bool kIo = true;  // cheap, never blocks: answered on the I/O thread
   // clang-format off

@@ -30,10 +30,8 @@ const std::string kTiny = " --model test-tiny --weights random:1 --access-log of
 // clip-server on ephemeral ports; reads its "listening" and "ready" lines.
 class ClipServer {
  public:
-  explicit ClipServer(const std::string& api)
-      : child_({kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--metrics-port", "0",
-                "--model", "test-tiny", "--weights", "random:1", "--access-log", "off"},
-               {.pipe_stdout = true, .keep_stderr = false}) {
+  explicit ClipServer(const std::string& api, std::vector<std::string> extra = {})
+      : child_(Args(api, std::move(extra)), {.pipe_stdout = true, .keep_stderr = false}) {
     try {
       child_.WaitForLine("clip-server: ready in", std::chrono::seconds(120));
       ready = true;
@@ -56,6 +54,12 @@ class ClipServer {
   std::string rest, http, metrics;
 
  private:
+  static std::vector<std::string> Args(const std::string& api, std::vector<std::string> extra) {
+    std::vector<std::string> args = {kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--metrics-port", "0",
+                                     "--model", "test-tiny", "--weights", "random:1", "--access-log", "off"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
   clipserve::testing::ChildProcess child_;
 };
 
@@ -145,6 +149,28 @@ TEST_F(ClipServerE2E, ImageBytesAndJsonTensorModes) {
                   " --triton-metrics-url " + kserve.metrics + kSmall + " --output " + out);
     EXPECT_EQ(r.code, 0) << mode << "\n" << r.out;
   }
+}
+
+// Against clip-server --api-key --protect-metrics: with --api-key the run is
+// clean and scrapes the metrics; without it every inference is a 401, counted
+// as such.
+TEST_F(ClipServerE2E, ApiKeyIsSentToInferenceAndMetrics) {
+  ClipServer kserve("kserve", {"--api-key", "k3y", "--protect-metrics"});
+  ASSERT_TRUE(kserve.ready);
+  const std::string with = dir_ + "/with.json", without = dir_ + "/without.json";
+  const std::string common = "--backend triton --triton-url " + kserve.http + " --triton-metrics-url " + kserve.metrics + kSmall;
+  Ran r = Bench(common + " --api-key k3y --output " + with);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto t = ReadJsonFile(with);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)["triton"]["concurrent"]["errors"], 0);
+  EXPECT_TRUE((*t)["triton"]["server_metrics"]["inference_request_success"].is_number()) << (*t)["triton"]["server_metrics"].dump();
+  EXPECT_EQ(t->dump().find("k3y"), std::string::npos);  // the key is not in the results
+  Bench(common + " --output " + without);
+  auto u = ReadJsonFile(without);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ((*u)["triton"]["concurrent"]["count"], 0) << (*u)["triton"]["concurrent"].dump();
+  EXPECT_EQ((*u)["triton"]["concurrent"]["errors"], 40) << (*u)["triton"]["concurrent"].dump();
 }
 
 TEST_F(ClipServerE2E, ServerKilledMidwayStillWritesJson) {

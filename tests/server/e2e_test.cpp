@@ -1,10 +1,12 @@
 // End-to-end: the real clip-server binary (real LibTorch forward, tiny
 // random-weight ViT) on ephemeral loopback ports.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <limits>
 #include <regex>
@@ -194,6 +196,56 @@ TEST(ServerE2ETest, LargeBinaryTensorBatchesGiveTheSameEmbeddingsWhereverTheTens
   EXPECT_NE(r->body.find("image 3"), std::string::npos) << r->body;
   auto again = binary_request(2, pixels);
   ASSERT_EQ(again->status, 200) << again->body;
+}
+
+// --api-key: inference and model management need the key (either header
+// form), health, metadata and /metrics stay open; with --protect-metrics
+// /metrics needs it too. A refusal is a 401 in the API's error format.
+TEST(ServerE2ETest, ApiKeyGuardsInferenceAndModelManagementOnly) {
+  const std::string key = "s3cret-key-for-tests";
+  const std::string key_file = ::testing::TempDir() + "/clipserve_api_key_" + std::to_string(::getpid());
+  std::ofstream(key_file) << key << "\n";
+  for (bool protect : {false, true}) {
+    std::vector<std::string> extra = {"--api-key-file", key_file};
+    if (protect) extra.push_back("--protect-metrics");
+    auto p = StartReady(TinyArgs(extra));
+    httplib::Client rest("127.0.0.1", p->rest_port), v2("127.0.0.1", p->http_port), met("127.0.0.1", p->metrics_port);
+    const std::string jpeg = MakeJpeg(20, 16, 5);
+    const std::string embed = json{{"images", {Base64(jpeg)}}}.dump();
+    json tj = {{"inputs", {{{"name", "image"}, {"datatype", "FP32"}, {"shape", {1, 3, kTinySize, kTinySize}},
+                            {"data", std::vector<float>(3 * kTinySize * kTinySize, 0.5f)}}}}};
+    const std::string infer = tj.dump();
+    const httplib::Headers none, wrong = {{"Authorization", "Bearer " + key + "x"}},
+                                 bearer = {{"Authorization", "Bearer " + key}}, header = {{"X-API-Key", key}},
+                                 short_key = {{"X-API-Key", key.substr(0, 4)}};
+    for (const auto* h : {&none, &wrong, &short_key}) {
+      auto r = v2.Post("/v2/models/openclip_vit_b32/infer", *h, infer, "application/json");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 401);
+      EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer");
+      EXPECT_TRUE(json::parse(r->body).contains("error")) << r->body;
+      auto e = rest.Post("/embed/base64", *h, embed, "application/json");
+      ASSERT_TRUE(e);
+      EXPECT_EQ(e->status, 401);
+      EXPECT_TRUE(json::parse(e->body).contains("detail")) << e->body;
+      EXPECT_EQ(v2.Post("/v2/repository/index", *h, "{}", "application/json")->status, 401);
+    }
+    for (const auto* h : {&bearer, &header}) {
+      EXPECT_EQ(v2.Post("/v2/models/openclip_vit_b32/infer", *h, infer, "application/json")->status, 200);
+      EXPECT_EQ(rest.Post("/embed/base64", *h, embed, "application/json")->status, 200);
+      EXPECT_EQ(v2.Post("/v2/repository/index", *h, "{}", "application/json")->status, 200);
+    }
+    // Open without the key.
+    EXPECT_EQ(v2.Get("/v2/health/ready")->status, 200);
+    EXPECT_EQ(v2.Get("/v2/models/openclip_vit_b32")->status, 200);
+    EXPECT_EQ(rest.Get("/health")->status, 200);
+    EXPECT_EQ(rest.Get("/model-info")->status, 200);
+    EXPECT_EQ(met.Get("/metrics")->status, protect ? 401 : 200);
+    EXPECT_EQ(met.Get("/metrics", bearer)->status, 200);
+    // The key is in no answer and no log line.
+    EXPECT_EQ(p->Stderr().find(key), std::string::npos);
+  }
+  std::remove(key_file.c_str());
 }
 
 TEST(ServerE2ETest, BadInputOfEveryKindIsAnErrorAndTheServerKeepsServing) {
