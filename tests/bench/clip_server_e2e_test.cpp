@@ -31,7 +31,7 @@ const std::string kTiny = " --model test-tiny --weights random:1 --access-log of
 class ClipServer {
  public:
   explicit ClipServer(const std::string& api)
-      : child_({kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--metrics-port", "0",
+      : child_({kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0",
                 "--model", "test-tiny", "--weights", "random:1", "--access-log", "off"},
                {.pipe_stdout = true, .keep_stderr = false}) {
     try {

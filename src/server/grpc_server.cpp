@@ -1,0 +1,494 @@
+#include "server/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/base64.h"
+#include "grpc_service.grpc.pb.h"
+#include "image/image.h"
+#include "server/api_common.h"
+#include "server/data_uri.h"
+#include "server/kserve_codec.h"
+
+namespace clipserve::server {
+
+grpc::StatusCode GrpcStatusCodeFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return grpc::StatusCode::OK;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: return grpc::StatusCode::INVALID_ARGUMENT;
+    case StatusCode::kNotFound: return grpc::StatusCode::NOT_FOUND;
+    case StatusCode::kUnimplemented: return grpc::StatusCode::UNIMPLEMENTED;
+    case StatusCode::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
+    // Triton answers a full queue, a queue timeout, a model that is not
+    // ready and a server that is stopping with UNAVAILABLE: all of them say
+    // "try again (elsewhere)". DEADLINE_EXCEEDED is the client's own
+    // deadline in gRPC, so a queue timeout must not reuse it.
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnavailable:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kDeadlineExceeded: return grpc::StatusCode::UNAVAILABLE;
+    case StatusCode::kCancelled: return grpc::StatusCode::CANCELLED;
+    default: return grpc::StatusCode::INTERNAL;
+  }
+}
+
+namespace {
+
+using service::FailureKind;
+using service::InferRoute;
+
+std::string_view GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    default: return "INTERNAL";
+  }
+}
+
+void SetDuration(inference::StatisticDuration* d, const metrics::CountNs& c) {
+  d->set_count(c.count);
+  d->set_ns(c.ns);
+}
+
+// Triton's ModelStatistics for one snapshot.
+void FillStats(inference::ModelStatistics* out, const metrics::ModelStatsSnapshot& s) {
+  out->set_name(s.name);
+  out->set_version(s.version);
+  out->set_last_inference(s.last_inference_ms);
+  out->set_inference_count(s.inference_count);
+  out->set_execution_count(s.execution_count);
+  auto* st = out->mutable_inference_stats();
+  SetDuration(st->mutable_success(), s.success);
+  SetDuration(st->mutable_fail(), s.fail);
+  SetDuration(st->mutable_queue(), s.queue);
+  SetDuration(st->mutable_compute_input(), s.compute_input);
+  SetDuration(st->mutable_compute_infer(), s.compute_infer);
+  SetDuration(st->mutable_compute_output(), s.compute_output);
+  st->mutable_cache_hit();
+  st->mutable_cache_miss();
+  for (const auto& b : s.batch_stats) {
+    auto* bs = out->add_batch_stats();
+    bs->set_batch_size(static_cast<std::uint64_t>(b.batch_size));
+    SetDuration(bs->mutable_compute_input(), b.compute_input);
+    SetDuration(bs->mutable_compute_infer(), b.compute_infer);
+    SetDuration(bs->mutable_compute_output(), b.compute_output);
+  }
+}
+
+std::string HostPort(const std::string& host, int port) {
+  const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+// One served model: the HTTP adapter's, with the same names and specs.
+struct GrpcModel {
+  std::string name;
+  InferRoute route;
+  std::string input_name;
+  std::string input_datatype;  // "FP32" | "BYTES"
+  std::string output_name;
+  metrics::ModelStats* stats;
+};
+
+class GrpcServer::Service final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  Service(service::ModelService* service, const GrpcServerOptions* options) : service_(service), options_(options) {
+    models_.push_back({service_->options().model_name, InferRoute::kKserveTensor, "image", "FP32", "embedding",
+                       service_->tensor_stats()});
+    models_.push_back({service_->image_model_name(), InferRoute::kKserveImage, "image_bytes", "BYTES", "embedding",
+                       service_->image_stats()});
+  }
+
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* ctx, const inference::ServerLiveRequest*,
+                                       inference::ServerLiveResponse* res) override {
+    res->set_live(true);
+    return Answer(ctx, "ServerLive", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* ctx, const inference::ServerReadyRequest*,
+                                        inference::ServerReadyResponse* res) override {
+    res->set_ready(service_->serving());
+    return Answer(ctx, "ServerReady", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
+                                       inference::ModelReadyResponse* res) override {
+    auto model = FindModel(req->name(), req->version());
+    if (!model.ok()) return Answer(ctx, "ModelReady", model.status());
+    res->set_ready(service_->serving());
+    return Answer(ctx, "ModelReady", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* ctx, const inference::ServerMetadataRequest*,
+                                           inference::ServerMetadataResponse* res) override {
+    res->set_name("triton");
+    res->set_version(options_->server_version);
+    for (const char* e : {"binary_tensor_data", "model_configuration", "statistics", "parameters"}) res->add_extensions(e);
+    return Answer(ctx, "ServerMetadata", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* ctx, const inference::ModelMetadataRequest* req,
+                                          inference::ModelMetadataResponse* res) override {
+    auto model = FindModel(req->name(), req->version());
+    if (!model.ok()) return Answer(ctx, "ModelMetadata", model.status());
+    const GrpcModel& m = **model;
+    const auto* info = service_->engine_info();
+    if (info == nullptr) return Answer(ctx, "ModelMetadata", Loading(m));
+    res->set_name(m.name);
+    res->add_versions(service_->options().model_version);
+    res->set_platform(options_->platform);
+    auto* in = res->add_inputs();
+    in->set_name(m.input_name);
+    in->set_datatype(m.input_datatype);
+    if (m.input_datatype == "FP32") {
+      for (std::int64_t d : {std::int64_t{-1}, std::int64_t{3}, std::int64_t{info->image_size}, std::int64_t{info->image_size}}) {
+        in->add_shape(d);
+      }
+    } else {
+      in->add_shape(-1);
+    }
+    auto* out = res->add_outputs();
+    out->set_name(m.output_name);
+    out->set_datatype("FP32");
+    out->add_shape(-1);
+    out->add_shape(info->embed_dim);
+    return Answer(ctx, "ModelMetadata", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* ctx, const inference::ModelConfigRequest* req,
+                                        inference::ModelConfigResponse* res) override {
+    auto model = FindModel(req->name(), req->version());
+    if (!model.ok()) return Answer(ctx, "ModelConfig", model.status());
+    const GrpcModel& m = **model;
+    const auto* info = service_->engine_info();
+    if (info == nullptr) return Answer(ctx, "ModelConfig", Loading(m));
+    const auto& b = service_->options().kserve_batching;
+    const bool fp32 = m.input_datatype == "FP32";
+    auto* c = res->mutable_config();
+    c->set_name(m.name);
+    c->set_platform(options_->platform);
+    c->set_backend("pytorch");
+    c->mutable_version_policy()->mutable_latest()->set_num_versions(1);
+    c->set_max_batch_size(b.max_batch_size);
+    auto* in = c->add_input();
+    in->set_name(m.input_name);
+    in->set_data_type(fp32 ? inference::TYPE_FP32 : inference::TYPE_STRING);
+    in->set_format(inference::ModelInput::FORMAT_NONE);
+    if (fp32) {
+      for (std::int64_t d : {std::int64_t{3}, std::int64_t{info->image_size}, std::int64_t{info->image_size}}) in->add_dims(d);
+    } else {
+      in->add_dims(1);
+      in->mutable_reshape();  // [1] per element, seen by the model as a scalar
+    }
+    auto* out = c->add_output();
+    out->set_name(m.output_name);
+    out->set_data_type(inference::TYPE_FP32);
+    out->add_dims(info->embed_dim);
+    auto* group = c->add_instance_group();
+    group->set_name(m.name + "_0");
+    group->set_kind(options_->instance_kind == "KIND_GPU" ? inference::ModelInstanceGroup::KIND_GPU
+                                                          : inference::ModelInstanceGroup::KIND_CPU);
+    group->set_count(service_->options().instance_count);
+    auto& params = *c->mutable_parameters();
+    params["precision"].set_string_value(std::string(engine::PrecisionName(info->precision)));
+    params["requested_precision"].set_string_value(std::string(engine::PrecisionName(info->requested_precision)));
+    params["cpu_isa"].set_string_value(info->cpu_isa);
+    params["cpu_model"].set_string_value(info->cpu_model);
+    params["compute"].set_string_value(info->compute);
+    if (b.dynamic_batching) {
+      auto* d = c->mutable_dynamic_batching();
+      for (int s : b.preferred_batch_sizes) d->add_preferred_batch_size(s);
+      d->set_max_queue_delay_microseconds(static_cast<std::uint64_t>(b.max_queue_delay.count()));
+      d->set_preserve_ordering(true);
+      auto* q = d->mutable_default_queue_policy();
+      q->set_timeout_action(inference::ModelQueuePolicy::REJECT);
+      q->set_default_timeout_microseconds(static_cast<std::uint64_t>(b.default_queue_timeout.count()));
+      q->set_allow_timeout_override(b.allow_timeout_override);
+      q->set_max_queue_size(static_cast<std::uint32_t>(b.max_queue_size));
+    }
+    return Answer(ctx, "ModelConfig", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* ctx, const inference::ModelStatisticsRequest* req,
+                                            inference::ModelStatisticsResponse* res) override {
+    if (req->name().empty()) {  // every model (Triton)
+      for (const auto& m : models_) FillStats(res->add_model_stats(), m.stats->Snapshot());
+      return Answer(ctx, "ModelStatistics", Status::Ok());
+    }
+    auto model = FindModel(req->name(), req->version());
+    if (!model.ok()) return Answer(ctx, "ModelStatistics", model.status());
+    FillStats(res->add_model_stats(), (*model)->stats->Snapshot());
+    return Answer(ctx, "ModelStatistics", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx, const inference::RepositoryIndexRequest* req,
+                                            inference::RepositoryIndexResponse* res) override {
+    const bool ready = service_->ready();
+    if (!req->ready() || ready) {
+      for (const auto& m : models_) {
+        auto* e = res->add_models();
+        e->set_name(m.name);
+        e->set_version(service_->options().model_version);
+        e->set_state(ready ? "READY" : "LOADING");
+      }
+    }
+    return Answer(ctx, "RepositoryIndex", Status::Ok());
+  }
+
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
+                                       inference::ModelInferResponse* res) override;
+
+ private:
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, std::string_view method, const Status& status) {
+    auto* reactor = ctx->DefaultReactor();
+    Finish(reactor, method, status);
+    return reactor;
+  }
+
+  // Finishes one RPC with `status` and counts it. Any thread.
+  void Finish(grpc::ServerUnaryReactor* reactor, std::string_view method, const Status& status) {
+    const grpc::StatusCode code = GrpcStatusCodeFor(status.code());
+    if (options_->request_counter) {
+      options_->request_counter->Increment({std::string(method), std::string(GrpcCodeName(code))});
+    }
+    if (status.ok()) return reactor->Finish(grpc::Status::OK);
+    // An internal error's detail goes to the log under an id, never to the client.
+    reactor->Finish(grpc::Status(
+        code, code == grpc::StatusCode::INTERNAL ? HideInternalError("grpc", status.message()) : status.message()));
+  }
+
+  StatusOr<const GrpcModel*> FindModel(const std::string& name, const std::string& version) const {
+    for (const auto& model : models_) {
+      if (model.name != name) continue;
+      if (!version.empty() && version != service_->options().model_version) {
+        return NotFoundError("Request for unknown model: '" + name + "' version " + version + " is not found");
+      }
+      return &model;
+    }
+    return NotFoundError("Request for unknown model: '" + name + "' is not found");
+  }
+
+  static Status Loading(const GrpcModel& m) {
+    return UnavailableError("Request for model '" + m.name + "' failed: model is loading");
+  }
+
+  // The Triton-worded Status for a service failure, as the HTTP adapter
+  // words it (KserveApi::WireStatus); `in` is null before the input is read.
+  Status WireStatus(const GrpcModel& m, const inference::ModelInferRequest* req, const service::EmbedFailure& f) const;
+
+  service::ModelService* service_;
+  const GrpcServerOptions* options_;
+  std::vector<GrpcModel> models_;
+};
+
+Status GrpcServer::Service::WireStatus(const GrpcModel& m, const inference::ModelInferRequest* req,
+                                       const service::EmbedFailure& f) const {
+  const inference::ModelInferRequest::InferInputTensor* in = req && req->inputs_size() ? &req->inputs(0) : nullptr;
+  const std::string input = in ? in->name() : m.input_name;
+  switch (f.kind) {
+    case FailureKind::kNotReady:
+      return UnavailableError("Request for model '" + m.name + "' failed: model is not ready");
+    case FailureKind::kBadShape: {
+      const std::string s = std::to_string(service_->engine_info()->image_size);
+      std::vector<std::int64_t> shape;
+      if (in) shape.assign(in->shape().begin(), in->shape().end());
+      return InvalidArgumentError("unexpected shape for input '" + input + "' for model '" + m.name +
+                                  "'. Expected [-1,3," + s + "," + s + "], got " + kserve::ShapeString(shape));
+    }
+    case FailureKind::kTooManyImages:
+      if (m.route != InferRoute::kKserveTensor) return f.status;
+      return OutOfRangeError("inference request batch-size must be <= " +
+                             std::to_string(service_->options().max_images_per_request) + " for '" + m.name + "'");
+    case FailureKind::kBadSize: {
+      if (in == nullptr) return f.status;
+      std::vector<std::int64_t> shape(in->shape().begin(), in->shape().end());
+      const std::uint64_t elements = kserve::ElementCount(shape);
+      if (req->raw_input_contents_size() > 0) {
+        return InvalidArgumentError("unexpected total byte size " + std::to_string(req->raw_input_contents(0).size()) +
+                                    " for input '" + input + "', expecting " + std::to_string(elements * sizeof(float)));
+      }
+      return InvalidArgumentError("unexpected number of elements " +
+                                  std::to_string(in->contents().fp32_contents_size()) + " for input '" + input +
+                                  "', expecting " + std::to_string(elements));
+    }
+    case FailureKind::kNonFinite: return f.status.WithPrefix("input '" + input + "'");
+    default: return f.status;  // kBadImage: "image <i>: ...", as over HTTP
+  }
+}
+
+grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerContext* ctx,
+                                                          const inference::ModelInferRequest* req,
+                                                          inference::ModelInferResponse* res) {
+  const auto arrival = std::chrono::steady_clock::now();
+  auto* reactor = ctx->DefaultReactor();
+  auto answer = [&](const Status& st) {
+    Finish(reactor, "ModelInfer", st);
+    return reactor;
+  };
+  auto found = FindModel(req->model_name(), req->model_version());
+  if (!found.ok()) return answer(found.status());
+  const GrpcModel& m = **found;
+  if (auto refused = service_->Admit(m.route)) return answer(WireStatus(m, nullptr, *refused));
+  // Wire-level refusals are counted by the service like its own.
+  auto refuse = [&](Status st) { return answer(service_->Refuse(m.route, std::move(st), arrival).status); };
+  const std::string& mn = m.name;
+  if (req->inputs_size() != 1) {
+    return refuse(InvalidArgumentError("expected 1 inputs but got " + std::to_string(req->inputs_size()) +
+                                       " inputs for model '" + mn + "'"));
+  }
+  const auto& in = req->inputs(0);
+  if (in.name() != m.input_name) {
+    return refuse(InvalidArgumentError("unexpected inference input '" + in.name() + "' for model '" + mn + "'"));
+  }
+  if (in.datatype() != m.input_datatype) {
+    return refuse(InvalidArgumentError("inference input '" + in.name() + "' data-type is '" + in.datatype() +
+                                       "', but model '" + mn + "' expects '" + m.input_datatype + "'"));
+  }
+  for (const auto& out : req->outputs()) {
+    if (out.name() != m.output_name) {
+      return refuse(InvalidArgumentError("unexpected inference output '" + out.name() + "' for model '" + mn + "'"));
+    }
+  }
+  const bool raw = req->raw_input_contents_size() > 0;
+  if (raw && req->raw_input_contents_size() != req->inputs_size()) {
+    return refuse(InvalidArgumentError("expected " + std::to_string(req->inputs_size()) +
+                                       " raw_input_contents but got " + std::to_string(req->raw_input_contents_size()) +
+                                       " for model '" + mn + "'"));
+  }
+  if (raw && in.has_contents()) {
+    return refuse(InvalidArgumentError("contents field must not be specified when using raw_input_contents for '" +
+                                       in.name() + "' for model '" + mn + "'"));
+  }
+
+  // The request and response belong to gRPC until Finish; the batcher
+  // worker that completes the request fills the response and finishes.
+  auto done = [this, &m, reactor, req, res](service::EmbedResult out) {
+    if (!out.ok()) return Finish(reactor, "ModelInfer", WireStatus(m, req, out.failure()));
+    const auto& r = out->result;
+    res->set_model_name(m.name);
+    res->set_model_version(service_->options().model_version);
+    res->set_id(req->id());
+    auto* tensor = res->add_outputs();
+    tensor->set_name(m.output_name);
+    tensor->set_datatype("FP32");
+    tensor->add_shape(r.num_images);
+    tensor->add_shape(r.embed_dim);
+    res->add_raw_output_contents(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
+    Finish(reactor, "ModelInfer", Status::Ok());
+  };
+
+  if (m.input_datatype == "FP32") {
+    // Shape, batch size, element count and finiteness are the service's checks.
+    service::PixelTensor tensor;
+    tensor.shape.assign(in.shape().begin(), in.shape().end());
+    if (raw) {
+      const std::string& bytes = req->raw_input_contents(0);
+      tensor.values = std::as_bytes(std::span<const char>(bytes.data(), bytes.size()));
+    } else {
+      const auto& v = in.contents().fp32_contents();
+      tensor.values = std::vector<float>(v.begin(), v.end());
+    }
+    service_->EmbedPixelsAsync(m.route, std::move(tensor), std::move(done));
+    return reactor;
+  }
+
+  // BYTES: [N] or [N,1] encoded images.
+  std::vector<std::int64_t> sh(in.shape().begin(), in.shape().end());
+  const bool shape_ok = (sh.size() == 1 && sh[0] >= 1) || (sh.size() == 2 && sh[0] >= 1 && sh[1] == 1);
+  if (!shape_ok) {
+    return refuse(InvalidArgumentError("unexpected shape for input '" + in.name() + "' for model '" + mn +
+                                       "'. Expected [-1], got " + kserve::ShapeString(sh)));
+  }
+  const std::uint64_t n = kserve::ElementCount(sh);
+  // Views of the request or of `decoded`, kept alive with the callback.
+  struct Images {
+    std::vector<std::string_view> views;
+    std::vector<std::vector<std::uint8_t>> decoded;  // elements that were base64
+  };
+  auto held = std::make_shared<Images>();
+  if (raw) {
+    auto split = kserve::SplitBinaryBytes(req->raw_input_contents(0), in.name());
+    if (!split.ok()) return refuse(split.status());
+    held->views = std::move(*split);
+  } else {
+    const auto& elements = in.contents().bytes_contents();
+    held->decoded.resize(elements.size());
+    for (int i = 0; i < elements.size(); ++i) {
+      const std::string& s = elements[i];
+      const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+      if (image::DetectFormat(std::span<const std::uint8_t>(p, s.size())) != image::Format::kUnknown) {
+        held->views.emplace_back(s);
+        continue;
+      }
+      // As over HTTP: an element that is not an image may be base64 (or a data URI) of one.
+      auto payload = StripDataUri(s);
+      auto bytes = payload.ok() ? DecodeBase64(*payload) : StatusOr<std::vector<std::uint8_t>>(payload.status());
+      if (!bytes.ok()) {
+        held->views.emplace_back(s);  // let the decoder name the problem
+      } else {
+        held->decoded[i] = std::move(*bytes);
+        held->views.emplace_back(reinterpret_cast<const char*>(held->decoded[i].data()), held->decoded[i].size());
+      }
+    }
+  }
+  if (held->views.size() != n) {
+    return refuse(InvalidArgumentError("unexpected number of string elements " + std::to_string(held->views.size()) +
+                                       " for input '" + in.name() + "', expecting " + std::to_string(n)));
+  }
+  service_->EmbedEncodedAsync(m.route, held->views,
+                              [held, done = std::move(done)](service::EmbedResult out) { done(std::move(out)); });
+  return reactor;
+}
+
+GrpcServer::GrpcServer(service::ModelService* service, GrpcServerOptions options)
+    : service_(service), options_(std::move(options)) {}
+
+GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+Status GrpcServer::Start() {
+  impl_ = std::make_unique<Service>(service_, &options_);
+  grpc::ServerBuilder builder;
+  int selected = 0;
+  const std::string address = HostPort(options_.host, options_.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
+  builder.RegisterService(impl_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::uint64_t>(options_.max_message_bytes, INT_MAX)));
+  // gRPC sets SO_REUSEPORT by default: a second server on a port in use
+  // would share it silently instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  server_ = builder.BuildAndStart();
+  if (!server_ || selected == 0) {
+    server_.reset();
+    return UnavailableError("gRPC: cannot listen on " + address + " (in use, or not an address of this host)");
+  }
+  port_ = selected;
+  return Status::Ok();
+}
+
+void GrpcServer::Shutdown(std::chrono::milliseconds budget) {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (stopped_ || !server_) return;
+  stopped_ = true;
+  // Callback API: Shutdown returns once every RPC has been finished (those
+  // still running at the deadline are cancelled first); there is no
+  // completion queue of ours to drain afterwards.
+  server_->Shutdown(std::chrono::system_clock::now() + budget);
+  server_->Wait();
+}
+
+}  // namespace clipserve::server
