@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <deque>
+#include <functional>
+#include <set>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -104,6 +107,8 @@ struct GrpcModel {
   std::string output_name;
   metrics::ModelStats* stats;
 };
+
+class StreamInfer;
 
 class GrpcServer::Service final : public inference::GRPCInferenceService::CallbackService {
  public:
@@ -253,6 +258,40 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
                                        inference::ModelInferResponse* res) override;
 
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
+      grpc::CallbackServerContext* ctx) override;
+
+  // Runs one infer request through the service. `req` and `res` must stay
+  // valid until `done` runs; it runs exactly once, on this thread for a
+  // refusal, else on the batcher worker that completes the request.
+  using InferDone = std::function<void(const Status&)>;
+  void RunInfer(const inference::ModelInferRequest* req, inference::ModelInferResponse* res, InferDone done);
+
+  // Counts one call of `method` that ended with `status`.
+  void Count(std::string_view method, const Status& status) {
+    if (options_->request_counter) {
+      options_->request_counter->Increment(
+          {std::string(method), std::string(GrpcCodeName(GrpcStatusCodeFor(status.code())))});
+    }
+  }
+
+  // Streams finish once their last answer is written (instead of waiting for
+  // the client) from here on.
+  void BeginDrain();
+
+  // An internal error's detail goes to the log under an id, never to the client.
+  static grpc::Status ToGrpc(const Status& status) {
+    if (status.ok()) return grpc::Status::OK;
+    const grpc::StatusCode code = GrpcStatusCodeFor(status.code());
+    return grpc::Status(code, code == grpc::StatusCode::INTERNAL ? HideInternalError("grpc", status.message())
+                                                                 : status.message());
+  }
+
+  // Open ModelStreamInfer streams; each registers and unregisters itself.
+  std::mutex streams_mu;
+  std::set<StreamInfer*> streams;
+  bool draining = false;  // under streams_mu
+
  private:
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, std::string_view method, const Status& status) {
     auto* reactor = ctx->DefaultReactor();
@@ -262,14 +301,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 
   // Finishes one RPC with `status` and counts it. Any thread.
   void Finish(grpc::ServerUnaryReactor* reactor, std::string_view method, const Status& status) {
-    const grpc::StatusCode code = GrpcStatusCodeFor(status.code());
-    if (options_->request_counter) {
-      options_->request_counter->Increment({std::string(method), std::string(GrpcCodeName(code))});
-    }
-    if (status.ok()) return reactor->Finish(grpc::Status::OK);
-    // An internal error's detail goes to the log under an id, never to the client.
-    reactor->Finish(grpc::Status(
-        code, code == grpc::StatusCode::INTERNAL ? HideInternalError("grpc", status.message()) : status.message()));
+    Count(method, status);
+    reactor->Finish(ToGrpc(status));
   }
 
   StatusOr<const GrpcModel*> FindModel(const std::string& name, const std::string& version) const {
@@ -295,6 +328,132 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   const GrpcServerOptions* options_;
   std::vector<GrpcModel> models_;
 };
+
+// ModelStreamInfer: each request read is run as ModelInfer runs it; the
+// answers are written in the order they complete (Triton's), one write at a
+// time. A failed request is an answer with `error_message` and the stream
+// goes on. The stream finishes (OK) when the client has half-closed and every
+// answer is written, or, from the start of a drain, as soon as nothing is in
+// flight; a cancelled stream finishes once its requests in flight are done,
+// so no batcher callback outlives the reactor.
+class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
+ public:
+  explicit StreamInfer(GrpcServer::Service* service) : service_(service) {
+    std::lock_guard<std::mutex> lock(service_->streams_mu);
+    service_->streams.insert(this);
+    draining_ = service_->draining;
+  }
+
+  void Start() {
+    if (draining_) return Drain();
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return Update([this] { reads_done_ = true; });
+    auto call = std::make_shared<Call>();
+    call->request.Swap(&request_);
+    bool run = false;
+    Update([&] {
+      if (finished_ || cancelled_) return;
+      ++in_flight_;
+      run = true;
+    });
+    if (!run) return;
+    StartRead(&request_);
+    service_->RunInfer(&call->request, call->answer.mutable_infer_response(), [this, call](const Status& st) {
+      service_->Count("ModelStreamInfer", st);
+      if (!st.ok()) {
+        auto* res = call->answer.mutable_infer_response();
+        res->Clear();  // the id and model say which request failed
+        res->set_id(call->request.id());
+        res->set_model_name(call->request.model_name());
+        call->answer.set_error_message(st.code() == StatusCode::kInternal ? GrpcServer::Service::ToGrpc(st).error_message()
+                                                                          : st.message());
+      }
+      Update([&] {
+        --in_flight_;
+        if (!cancelled_) pending_.push_back(std::move(call->answer));
+      });
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    Update([&] {
+      writing_ = false;
+      if (!pending_.empty()) pending_.pop_front();
+      if (!ok) cancelled_ = true;
+    });
+  }
+
+  void OnCancel() override { Update([this] { cancelled_ = true; }); }
+
+  void OnDone() override {
+    {
+      std::lock_guard<std::mutex> lock(service_->streams_mu);
+      service_->streams.erase(this);
+    }
+    delete this;
+  }
+
+  // From the server's drain: finish once nothing is in flight.
+  void Drain() { Update([this] { draining_ = true; }); }
+
+ private:
+  struct Call {
+    inference::ModelInferRequest request;
+    inference::ModelStreamInferResponse answer;
+  };
+
+  // Applies `change` under the lock, then starts the next write or the
+  // finish it allows; gRPC calls are made outside the lock.
+  template <typename F>
+  void Update(F&& change) {
+    inference::ModelStreamInferResponse* write = nullptr;
+    bool finish = false;
+    bool cancelled = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      change();
+      if (finished_) return;
+      if (cancelled_) pending_.clear();
+      if (!writing_ && !pending_.empty()) {
+        writing_ = true;
+        write = &pending_.front();  // a deque keeps it in place while others are pushed
+      } else if (!writing_ && in_flight_ == 0 && (reads_done_ || cancelled_ || draining_)) {
+        finished_ = true;
+        finish = true;
+        cancelled = cancelled_;
+      }
+    }
+    if (write) StartWrite(write);
+    if (finish) Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
+  }
+
+  GrpcServer::Service* service_;
+  inference::ModelInferRequest request_;  // the read in progress
+  std::mutex mu_;
+  std::deque<inference::ModelStreamInferResponse> pending_;  // front: being written
+  int in_flight_ = 0;
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool cancelled_ = false;
+  bool draining_ = false;
+  bool finished_ = false;
+};
+
+grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+GrpcServer::Service::ModelStreamInfer(grpc::CallbackServerContext*) {
+  auto* stream = new StreamInfer(this);
+  stream->Start();
+  return stream;
+}
+
+void GrpcServer::Service::BeginDrain() {
+  std::lock_guard<std::mutex> lock(streams_mu);
+  draining = true;
+  for (auto* stream : streams) stream->Drain();
+}
 
 Status GrpcServer::Service::WireStatus(const GrpcModel& m, const inference::ModelInferRequest* req,
                                        const service::EmbedFailure& f) const {
@@ -334,18 +493,21 @@ Status GrpcServer::Service::WireStatus(const GrpcModel& m, const inference::Mode
 grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerContext* ctx,
                                                           const inference::ModelInferRequest* req,
                                                           inference::ModelInferResponse* res) {
-  const auto arrival = std::chrono::steady_clock::now();
   auto* reactor = ctx->DefaultReactor();
-  auto answer = [&](const Status& st) {
-    Finish(reactor, "ModelInfer", st);
-    return reactor;
-  };
+  RunInfer(req, res, [this, reactor](const Status& st) { Finish(reactor, "ModelInfer", st); });
+  return reactor;
+}
+
+void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, inference::ModelInferResponse* res,
+                                   InferDone infer_done) {
+  const auto arrival = std::chrono::steady_clock::now();
+  auto answer = [&](const Status& st) { infer_done(st); };
   auto found = FindModel(req->model_name(), req->model_version());
   if (!found.ok()) return answer(found.status());
   const GrpcModel& m = **found;
   if (auto refused = service_->Admit(m.route)) return answer(WireStatus(m, nullptr, *refused));
   // Wire-level refusals are counted by the service like its own.
-  auto refuse = [&](Status st) { return answer(service_->Refuse(m.route, std::move(st), arrival).status); };
+  auto refuse = [&](Status st) { answer(service_->Refuse(m.route, std::move(st), arrival).status); };
   const std::string& mn = m.name;
   if (req->inputs_size() != 1) {
     return refuse(InvalidArgumentError("expected 1 inputs but got " + std::to_string(req->inputs_size()) +
@@ -377,8 +539,8 @@ grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerCo
 
   // The request and response belong to gRPC until Finish; the batcher
   // worker that completes the request fills the response and finishes.
-  auto done = [this, &m, reactor, req, res](service::EmbedResult out) {
-    if (!out.ok()) return Finish(reactor, "ModelInfer", WireStatus(m, req, out.failure()));
+  auto done = [this, &m, req, res, infer_done](service::EmbedResult out) {
+    if (!out.ok()) return infer_done(WireStatus(m, req, out.failure()));
     const auto& r = out->result;
     res->set_model_name(m.name);
     res->set_model_version(service_->options().model_version);
@@ -389,7 +551,7 @@ grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerCo
     tensor->add_shape(r.num_images);
     tensor->add_shape(r.embed_dim);
     res->add_raw_output_contents(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
-    Finish(reactor, "ModelInfer", Status::Ok());
+    infer_done(Status::Ok());
   };
 
   if (m.input_datatype == "FP32") {
@@ -404,7 +566,7 @@ grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerCo
       tensor.values = std::vector<float>(v.begin(), v.end());
     }
     service_->EmbedPixelsAsync(m.route, std::move(tensor), std::move(done));
-    return reactor;
+    return;
   }
 
   // BYTES: [N] or [N,1] encoded images.
@@ -452,7 +614,6 @@ grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerCo
   }
   service_->EmbedEncodedAsync(m.route, held->views,
                               [held, done = std::move(done)](service::EmbedResult out) { done(std::move(out)); });
-  return reactor;
 }
 
 GrpcServer::GrpcServer(service::ModelService* service, GrpcServerOptions options)
@@ -484,6 +645,7 @@ void GrpcServer::Shutdown(std::chrono::milliseconds budget) {
   std::lock_guard<std::mutex> lock(stop_mu_);
   if (stopped_ || !server_) return;
   stopped_ = true;
+  impl_->BeginDrain();
   // Callback API: Shutdown returns once every RPC has been finished (those
   // still running at the deadline are cancelled first); there is no
   // completion queue of ours to drain afterwards.

@@ -73,6 +73,7 @@ class GrpcServer {
 
  private:
   class Service;
+  friend class StreamInfer;  // the ModelStreamInfer reactor (grpc_server.cpp)
   service::ModelService* service_;
   GrpcServerOptions options_;
   std::unique_ptr<Service> impl_;

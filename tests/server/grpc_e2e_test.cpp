@@ -17,6 +17,7 @@
 #include <cstring>
 #include <future>
 #include <limits>
+#include <map>
 #include <regex>
 
 #include "grpc_service.grpc.pb.h"
@@ -308,15 +309,48 @@ TEST(ServerGrpcE2ETest, HealthMetadataConfigStatisticsAndIndex) {
     ASSERT_EQ(res.models_size(), 2);
     EXPECT_EQ(res.models(0).state(), "READY");
   }
-  {
-    // Not served: gRPC's own UNIMPLEMENTED, and the server goes on.
-    auto ctx = Ctx();
-    auto stream = stub->ModelStreamInfer(ctx.get());
-    stream->WritesDone();
-    inference::ModelStreamInferResponse res;
-    EXPECT_FALSE(stream->Read(&res));
-    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  }
+}
+
+// ModelStreamInfer: every request gets one answer, a failed one an
+// error_message (the stream goes on), and the stream ends OK after the
+// client half-closes.
+TEST(ServerGrpcE2ETest, StreamInferAnswersEveryRequestAndGoesOnAfterAnError) {
+  auto p = StartReady();
+  auto stub = Connect(p->grpc_port);
+  const auto px = Pixels(1, 0.42f);
+  const auto unary = Embeddings(Infer(*stub, TensorRequest(px, true)), 1);
+
+  auto ctx = Ctx();
+  auto stream = stub->ModelStreamInfer(ctx.get());
+  auto good = TensorRequest(px, true);
+  good.set_id("a");
+  auto bad = TensorRequest(px, true);
+  bad.set_id("b");
+  bad.mutable_inputs(0)->set_datatype("INT8");
+  auto image = ImageRequest({MakeJpeg(33, 21, 4)}, false);
+  image.set_id("c");
+  ASSERT_TRUE(stream->Write(good));
+  ASSERT_TRUE(stream->Write(bad));
+  ASSERT_TRUE(stream->Write(image));
+  ASSERT_TRUE(stream->WritesDone());
+  std::map<std::string, inference::ModelStreamInferResponse> answers;
+  inference::ModelStreamInferResponse res;
+  while (stream->Read(&res)) answers[res.infer_response().id()] = res;
+  auto st = stream->Finish();
+  EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers["a"].error_message(), "");
+  InferResult a{grpc::Status::OK, answers["a"].infer_response()};
+  ExpectClose(Embeddings(a, 1), unary, 1e-5f);  // it may share a batch with "c"
+  EXPECT_EQ(answers["b"].error_message(),
+            "inference input 'image' data-type is 'INT8', but model 'openclip_vit_b32' expects 'FP32'");
+  EXPECT_EQ(answers["c"].error_message(), "");
+  InferResult c{grpc::Status::OK, answers["c"].infer_response()};
+  Embeddings(c, 1);
+  // Counted like unary requests.
+  EXPECT_EQ(Stats(*stub, kTensorModel).inference_stats().success().count(), 2u);
+  EXPECT_EQ(Stats(*stub, kTensorModel).inference_stats().fail().count(), 1u);
+  EXPECT_EQ(Stats(*stub, kImageModel).inference_stats().success().count(), 1u);
 }
 
 // FP32 as raw_input_contents and as typed fp32_contents: the same
@@ -534,12 +568,22 @@ TEST(ServerGrpcE2ETest, BadRequestsGetClearStatusesAndTheServerKeepsServing) {
 }
 
 // SIGTERM with RPCs queued (a 5 s batching delay holds them): every one is
-// answered OK, new RPCs are refused, and the server exits 0 without waiting
-// out the delay.
+// answered OK, streams end OK, new RPCs are refused, and the server exits 0
+// without waiting out the delay or the drain timeout.
 TEST(ServerGrpcE2ETest, SigtermAnswersEveryRpcInFlight) {
   auto p = StartReady({"--max-queue-delay-us", "5000000", "--drain-timeout-s", "20"});
   const int port = p->grpc_port;
   const int kRpcs = 4;
+  // Beside them a stream with one request in flight and an idle stream:
+  // the first is answered, and neither holds the drain until its deadline.
+  auto stream_stub = Connect(port);
+  auto busy_ctx = Ctx();
+  auto busy = stream_stub->ModelStreamInfer(busy_ctx.get());
+  auto streamed = TensorRequest(Pixels(1, 0.9f), true);
+  streamed.set_id("streamed");
+  ASSERT_TRUE(busy->Write(streamed));
+  auto idle_ctx = Ctx();
+  auto idle = stream_stub->ModelStreamInfer(idle_ctx.get());
   std::vector<std::future<InferResult>> results;
   for (int i = 0; i < kRpcs; ++i) {
     results.push_back(std::async(std::launch::async, [port, i] {
@@ -555,7 +599,7 @@ TEST(ServerGrpcE2ETest, SigtermAnswersEveryRpcInFlight) {
     return MetricValue(m->body, "nv_inference_pending_request_count{model=\"" + kTensorModel + "\",version=\"1\"}") +
            MetricValue(m->body, "nv_inference_pending_request_count{model=\"" + kImageModel + "\",version=\"1\"}");
   };
-  ASSERT_TRUE(testing::WaitUntil([&] { return pending() == kRpcs; }, std::chrono::seconds(10)))
+  ASSERT_TRUE(testing::WaitUntil([&] { return pending() == kRpcs + 1; }, std::chrono::seconds(10)))
       << "the RPCs were not queued in time";
   const auto t0 = std::chrono::steady_clock::now();
   p->Signal(SIGTERM);
@@ -564,6 +608,14 @@ TEST(ServerGrpcE2ETest, SigtermAnswersEveryRpcInFlight) {
     EXPECT_TRUE(r.status.ok()) << i << ": " << r.status.error_code() << " " << r.status.error_message();
     if (r.status.ok()) Embeddings(r, 1);
   }
+  inference::ModelStreamInferResponse answer;
+  ASSERT_TRUE(busy->Read(&answer)) << "the streamed request was not answered";
+  EXPECT_EQ(answer.error_message(), "");
+  EXPECT_EQ(answer.infer_response().id(), "streamed");
+  EXPECT_FALSE(busy->Read(&answer));
+  EXPECT_TRUE(busy->Finish().ok());
+  EXPECT_FALSE(idle->Read(&answer));
+  EXPECT_TRUE(idle->Finish().ok());
   // A new RPC now is refused (the listener is closing or closed).
   {
     auto stub = Connect(port);
