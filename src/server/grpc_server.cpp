@@ -1,5 +1,7 @@
 #include "server/grpc_server.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include "grpc_service.grpc.pb.h"
 #include "image/image.h"
 #include "server/api_common.h"
+#include "server/grpc_messages.h"
 #include "server/data_uri.h"
 #include "server/kserve_codec.h"
 
@@ -61,52 +64,12 @@ std::string_view GrpcCodeName(grpc::StatusCode code) {
   }
 }
 
-void SetDuration(inference::StatisticDuration* d, const metrics::CountNs& c) {
-  d->set_count(c.count);
-  d->set_ns(c.ns);
-}
-
-// Triton's ModelStatistics for one snapshot.
-void FillStats(inference::ModelStatistics* out, const metrics::ModelStatsSnapshot& s) {
-  out->set_name(s.name);
-  out->set_version(s.version);
-  out->set_last_inference(s.last_inference_ms);
-  out->set_inference_count(s.inference_count);
-  out->set_execution_count(s.execution_count);
-  auto* st = out->mutable_inference_stats();
-  SetDuration(st->mutable_success(), s.success);
-  SetDuration(st->mutable_fail(), s.fail);
-  SetDuration(st->mutable_queue(), s.queue);
-  SetDuration(st->mutable_compute_input(), s.compute_input);
-  SetDuration(st->mutable_compute_infer(), s.compute_infer);
-  SetDuration(st->mutable_compute_output(), s.compute_output);
-  st->mutable_cache_hit();
-  st->mutable_cache_miss();
-  for (const auto& b : s.batch_stats) {
-    auto* bs = out->add_batch_stats();
-    bs->set_batch_size(static_cast<std::uint64_t>(b.batch_size));
-    SetDuration(bs->mutable_compute_input(), b.compute_input);
-    SetDuration(bs->mutable_compute_infer(), b.compute_infer);
-    SetDuration(bs->mutable_compute_output(), b.compute_output);
-  }
-}
-
 std::string HostPort(const std::string& host, int port) {
   const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 }  // namespace
-
-// One served model: the HTTP adapter's, with the same names and specs.
-struct GrpcModel {
-  std::string name;
-  InferRoute route;
-  std::string input_name;
-  std::string input_datatype;  // "FP32" | "BYTES"
-  std::string output_name;
-  metrics::ModelStats* stats;
-};
 
 class StreamInfer;
 
@@ -152,26 +115,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     auto model = FindModel(req->name(), req->version());
     if (!model.ok()) return Answer(ctx, "ModelMetadata", model.status());
     const GrpcModel& m = **model;
-    const auto* info = service_->engine_info();
-    if (info == nullptr) return Answer(ctx, "ModelMetadata", Loading(m));
-    res->set_name(m.name);
-    res->add_versions(service_->options().model_version);
-    res->set_platform(options_->platform);
-    auto* in = res->add_inputs();
-    in->set_name(m.input_name);
-    in->set_datatype(m.input_datatype);
-    if (m.input_datatype == "FP32") {
-      for (std::int64_t d : {std::int64_t{-1}, std::int64_t{3}, std::int64_t{info->image_size}, std::int64_t{info->image_size}}) {
-        in->add_shape(d);
-      }
-    } else {
-      in->add_shape(-1);
-    }
-    auto* out = res->add_outputs();
-    out->set_name(m.output_name);
-    out->set_datatype("FP32");
-    out->add_shape(-1);
-    out->add_shape(info->embed_dim);
+    if (service_->engine_info() == nullptr) return Answer(ctx, "ModelMetadata", Loading(m));
+    FillMetadata(res, m, *service_, options_->platform);
     return Answer(ctx, "ModelMetadata", Status::Ok());
   }
 
@@ -180,52 +125,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     auto model = FindModel(req->name(), req->version());
     if (!model.ok()) return Answer(ctx, "ModelConfig", model.status());
     const GrpcModel& m = **model;
-    const auto* info = service_->engine_info();
-    if (info == nullptr) return Answer(ctx, "ModelConfig", Loading(m));
-    const auto& b = service_->options().kserve_batching;
-    const bool fp32 = m.input_datatype == "FP32";
-    auto* c = res->mutable_config();
-    c->set_name(m.name);
-    c->set_platform(options_->platform);
-    c->set_backend("pytorch");
-    c->mutable_version_policy()->mutable_latest()->set_num_versions(1);
-    c->set_max_batch_size(b.max_batch_size);
-    auto* in = c->add_input();
-    in->set_name(m.input_name);
-    in->set_data_type(fp32 ? inference::TYPE_FP32 : inference::TYPE_STRING);
-    in->set_format(inference::ModelInput::FORMAT_NONE);
-    if (fp32) {
-      for (std::int64_t d : {std::int64_t{3}, std::int64_t{info->image_size}, std::int64_t{info->image_size}}) in->add_dims(d);
-    } else {
-      in->add_dims(1);
-      in->mutable_reshape();  // [1] per element, seen by the model as a scalar
-    }
-    auto* out = c->add_output();
-    out->set_name(m.output_name);
-    out->set_data_type(inference::TYPE_FP32);
-    out->add_dims(info->embed_dim);
-    auto* group = c->add_instance_group();
-    group->set_name(m.name + "_0");
-    group->set_kind(options_->instance_kind == "KIND_GPU" ? inference::ModelInstanceGroup::KIND_GPU
-                                                          : inference::ModelInstanceGroup::KIND_CPU);
-    group->set_count(service_->options().instance_count);
-    auto& params = *c->mutable_parameters();
-    params["precision"].set_string_value(std::string(engine::PrecisionName(info->precision)));
-    params["requested_precision"].set_string_value(std::string(engine::PrecisionName(info->requested_precision)));
-    params["cpu_isa"].set_string_value(info->cpu_isa);
-    params["cpu_model"].set_string_value(info->cpu_model);
-    params["compute"].set_string_value(info->compute);
-    if (b.dynamic_batching) {
-      auto* d = c->mutable_dynamic_batching();
-      for (int s : b.preferred_batch_sizes) d->add_preferred_batch_size(s);
-      d->set_max_queue_delay_microseconds(static_cast<std::uint64_t>(b.max_queue_delay.count()));
-      d->set_preserve_ordering(true);
-      auto* q = d->mutable_default_queue_policy();
-      q->set_timeout_action(inference::ModelQueuePolicy::REJECT);
-      q->set_default_timeout_microseconds(static_cast<std::uint64_t>(b.default_queue_timeout.count()));
-      q->set_allow_timeout_override(b.allow_timeout_override);
-      q->set_max_queue_size(static_cast<std::uint32_t>(b.max_queue_size));
-    }
+    if (service_->engine_info() == nullptr) return Answer(ctx, "ModelConfig", Loading(m));
+    FillConfig(res->mutable_config(), m, *service_, options_->platform, options_->instance_kind);
     return Answer(ctx, "ModelConfig", Status::Ok());
   }
 
@@ -327,6 +228,10 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   service::ModelService* service_;
   const GrpcServerOptions* options_;
   std::vector<GrpcModel> models_;
+
+ public:
+  // Image-bytes requests are decoded here; joined by GrpcServer::Shutdown.
+  std::optional<boost::asio::thread_pool> decode_pool_;
 };
 
 // ModelStreamInfer: each request read is run as ModelInfer runs it; the
@@ -612,8 +517,12 @@ void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, infe
     return refuse(InvalidArgumentError("unexpected number of string elements " + std::to_string(held->views.size()) +
                                        " for input '" + in.name() + "', expecting " + std::to_string(n)));
   }
-  service_->EmbedEncodedAsync(m.route, held->views,
-                              [held, done = std::move(done)](service::EmbedResult out) { done(std::move(out)); });
+  // Decoding takes milliseconds per image: it runs on the decode pool, so
+  // gRPC's callback threads stay free for other calls.
+  boost::asio::post(*decode_pool_, [this, &m, held, done = std::move(done)]() mutable {
+    service_->EmbedEncodedAsync(m.route, held->views,
+                                [held, done = std::move(done)](service::EmbedResult out) { done(std::move(out)); });
+  });
 }
 
 GrpcServer::GrpcServer(service::ModelService* service, GrpcServerOptions options)
@@ -623,6 +532,7 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Status GrpcServer::Start() {
   impl_ = std::make_unique<Service>(service_, &options_);
+  impl_->decode_pool_.emplace(static_cast<std::size_t>(std::max(1, options_.decode_threads)));
   grpc::ServerBuilder builder;
   int selected = 0;
   const std::string address = HostPort(options_.host, options_.port);
@@ -651,6 +561,9 @@ void GrpcServer::Shutdown(std::chrono::milliseconds budget) {
   // completion queue of ours to drain afterwards.
   server_->Shutdown(std::chrono::system_clock::now() + budget);
   server_->Wait();
+  // Every RPC has finished, so no decode is pending (a thread_pool's
+  // destructor would drop unrun work; join runs it).
+  impl_->decode_pool_->join();
 }
 
 }  // namespace clipserve::server
