@@ -321,7 +321,9 @@ class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRe
       std::lock_guard<std::mutex> lock(mu_);
       change();
       if (finished_) return;
-      if (cancelled_) pending_.clear();
+      // A cancelled stream writes nothing more; the answer being written
+      // (the front, while writing_) stays until its OnWriteDone.
+      if (cancelled_) pending_.resize(writing_ ? std::min<std::size_t>(pending_.size(), 1) : 0);
       if (!writing_ && !pending_.empty()) {
         writing_ = true;
         write = &pending_.front();  // a deque keeps it in place while others are pushed
@@ -355,6 +357,8 @@ GrpcServer::Service::ModelStreamInfer(grpc::CallbackServerContext*) {
 }
 
 void GrpcServer::Service::BeginDrain() {
+  // Held across Drain(): a stream cannot be deleted meanwhile (OnDone takes
+  // this lock; gRPC never runs OnDone inline from Finish).
   std::lock_guard<std::mutex> lock(streams_mu);
   draining = true;
   for (auto* stream : streams) stream->Drain();

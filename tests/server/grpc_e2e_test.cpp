@@ -567,6 +567,28 @@ TEST(ServerGrpcE2ETest, BadRequestsGetClearStatusesAndTheServerKeepsServing) {
   EXPECT_TRUE(p->Alive());
 }
 
+// A client that cancels a stream with requests queued: the server finishes
+// them, ends the stream, and goes on serving.
+TEST(ServerGrpcE2ETest, CancelledStreamWithRequestsQueuedLeavesTheServerServing) {
+  auto p = StartReady({"--max-queue-delay-us", "300000"});
+  auto stub = Connect(p->grpc_port);
+  for (int round = 0; round < 3; ++round) {
+    auto ctx = Ctx();
+    auto stream = stub->ModelStreamInfer(ctx.get());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream->Write(TensorRequest(Pixels(1, 0.1f * i), true)));
+    ctx->TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  httplib::Client met("127.0.0.1", p->metrics_port);
+  const std::string pending = "nv_inference_pending_request_count{model=\"" + kTensorModel + "\",version=\"1\"}";
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    auto m = met.Get("/metrics");
+    return m && MetricValue(m->body, pending) == 0;
+  }, std::chrono::seconds(10)));
+  Embeddings(Infer(*stub, TensorRequest(Pixels(1, 0.5f), true)), 1);
+  EXPECT_TRUE(p->Alive());
+}
+
 // SIGTERM with RPCs queued (a 5 s batching delay holds them): every one is
 // answered OK, streams end OK, new RPCs are refused, and the server exits 0
 // without waiting out the delay or the drain timeout.
