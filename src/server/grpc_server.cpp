@@ -20,6 +20,7 @@
 #include "image/image.h"
 #include "server/api_common.h"
 #include "server/grpc_messages.h"
+#include "server/http_server.h"  // WriteAccessLog
 #include "server/data_uri.h"
 #include "server/kserve_codec.h"
 
@@ -84,66 +85,74 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* ctx, const inference::ServerLiveRequest*,
                                        inference::ServerLiveResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     res->set_live(true);
-    return Answer(ctx, "ServerLive", Status::Ok());
+    return Answer(ctx, "ServerLive", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* ctx, const inference::ServerReadyRequest*,
                                         inference::ServerReadyResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     res->set_ready(service_->serving());
-    return Answer(ctx, "ServerReady", Status::Ok());
+    return Answer(ctx, "ServerReady", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
                                        inference::ModelReadyResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     auto model = FindModel(req->name(), req->version());
-    if (!model.ok()) return Answer(ctx, "ModelReady", model.status());
+    if (!model.ok()) return Answer(ctx, "ModelReady", model.status(), *res, t0);
     res->set_ready(service_->serving());
-    return Answer(ctx, "ModelReady", Status::Ok());
+    return Answer(ctx, "ModelReady", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* ctx, const inference::ServerMetadataRequest*,
                                            inference::ServerMetadataResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     res->set_name("triton");
     res->set_version(options_->server_version);
     for (const char* e : {"binary_tensor_data", "model_configuration", "statistics", "parameters"}) res->add_extensions(e);
-    return Answer(ctx, "ServerMetadata", Status::Ok());
+    return Answer(ctx, "ServerMetadata", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* ctx, const inference::ModelMetadataRequest* req,
                                           inference::ModelMetadataResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     auto model = FindModel(req->name(), req->version());
-    if (!model.ok()) return Answer(ctx, "ModelMetadata", model.status());
+    if (!model.ok()) return Answer(ctx, "ModelMetadata", model.status(), *res, t0);
     const GrpcModel& m = **model;
-    if (service_->engine_info() == nullptr) return Answer(ctx, "ModelMetadata", Loading(m));
+    if (service_->engine_info() == nullptr) return Answer(ctx, "ModelMetadata", Loading(m), *res, t0);
     FillMetadata(res, m, *service_, options_->platform);
-    return Answer(ctx, "ModelMetadata", Status::Ok());
+    return Answer(ctx, "ModelMetadata", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* ctx, const inference::ModelConfigRequest* req,
                                         inference::ModelConfigResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     auto model = FindModel(req->name(), req->version());
-    if (!model.ok()) return Answer(ctx, "ModelConfig", model.status());
+    if (!model.ok()) return Answer(ctx, "ModelConfig", model.status(), *res, t0);
     const GrpcModel& m = **model;
-    if (service_->engine_info() == nullptr) return Answer(ctx, "ModelConfig", Loading(m));
+    if (service_->engine_info() == nullptr) return Answer(ctx, "ModelConfig", Loading(m), *res, t0);
     FillConfig(res->mutable_config(), m, *service_, options_->platform, options_->instance_kind);
-    return Answer(ctx, "ModelConfig", Status::Ok());
+    return Answer(ctx, "ModelConfig", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* ctx, const inference::ModelStatisticsRequest* req,
                                             inference::ModelStatisticsResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     if (req->name().empty()) {  // every model (Triton)
       for (const auto& m : models_) FillStats(res->add_model_stats(), m.stats->Snapshot());
-      return Answer(ctx, "ModelStatistics", Status::Ok());
+      return Answer(ctx, "ModelStatistics", Status::Ok(), *res, t0);
     }
     auto model = FindModel(req->name(), req->version());
-    if (!model.ok()) return Answer(ctx, "ModelStatistics", model.status());
+    if (!model.ok()) return Answer(ctx, "ModelStatistics", model.status(), *res, t0);
     FillStats(res->add_model_stats(), (*model)->stats->Snapshot());
-    return Answer(ctx, "ModelStatistics", Status::Ok());
+    return Answer(ctx, "ModelStatistics", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx, const inference::RepositoryIndexRequest* req,
                                             inference::RepositoryIndexResponse* res) override {
+    const auto t0 = std::chrono::steady_clock::now();
     const bool ready = service_->ready();
     if (!req->ready() || ready) {
       for (const auto& m : models_) {
@@ -153,7 +162,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
         e->set_state(ready ? "READY" : "LOADING");
       }
     }
-    return Answer(ctx, "RepositoryIndex", Status::Ok());
+    return Answer(ctx, "RepositoryIndex", Status::Ok(), *res, t0);
   }
 
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
@@ -165,8 +174,18 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   // Runs one infer request through the service. `req` and `res` must stay
   // valid until `done` runs; it runs exactly once, on this thread for a
   // refusal, else on the batcher worker that completes the request.
-  using InferDone = std::function<void(const Status&)>;
+  using InferDone = std::function<void(const Status&, int batch_size)>;
   void RunInfer(const inference::ModelInferRequest* req, inference::ModelInferResponse* res, InferDone done);
+
+  // One access-log line (http_server.h's format; api "grpc", status the
+  // gRPC code), when --access-log is on.
+  void Log(std::string_view method, const Status& status, std::size_t bytes, SteadyTime t0, int batch_size) const {
+    if (!options_->access_log) return;
+    const long long us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    WriteAccessLog("grpc", "RPC", "/inference.GRPCInferenceService/" + std::string(method),
+                   static_cast<int>(GrpcStatusCodeFor(status.code())), bytes, us, batch_size);
+  }
 
   // Counts one call of `method` that ended with `status`.
   void Count(std::string_view method, const Status& status) {
@@ -194,8 +213,10 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   bool draining = false;  // under streams_mu
 
  private:
-  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, std::string_view method, const Status& status) {
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, std::string_view method, const Status& status,
+                                   const google::protobuf::Message& res, SteadyTime t0) {
     auto* reactor = ctx->DefaultReactor();
+    Log(method, status, status.ok() ? res.ByteSizeLong() : 0, t0, 0);
     Finish(reactor, method, status);
     return reactor;
   }
@@ -266,8 +287,11 @@ class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRe
     });
     if (!run) return;
     StartRead(&request_);
-    service_->RunInfer(&call->request, call->answer.mutable_infer_response(), [this, call](const Status& st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    service_->RunInfer(&call->request, call->answer.mutable_infer_response(), [this, call, t0](const Status& st,
+                                                                                              int batch_size) {
       service_->Count("ModelStreamInfer", st);
+      service_->Log("ModelStreamInfer", st, st.ok() ? call->answer.ByteSizeLong() : 0, t0, batch_size);
       if (!st.ok()) {
         auto* res = call->answer.mutable_infer_response();
         res->Clear();  // the id and model say which request failed
@@ -402,15 +426,19 @@ Status GrpcServer::Service::WireStatus(const GrpcModel& m, const inference::Mode
 grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerContext* ctx,
                                                           const inference::ModelInferRequest* req,
                                                           inference::ModelInferResponse* res) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto* reactor = ctx->DefaultReactor();
-  RunInfer(req, res, [this, reactor](const Status& st) { Finish(reactor, "ModelInfer", st); });
+  RunInfer(req, res, [this, reactor, res, t0](const Status& st, int batch_size) {
+    Log("ModelInfer", st, st.ok() ? res->ByteSizeLong() : 0, t0, batch_size);
+    Finish(reactor, "ModelInfer", st);
+  });
   return reactor;
 }
 
 void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, inference::ModelInferResponse* res,
                                    InferDone infer_done) {
   const auto arrival = std::chrono::steady_clock::now();
-  auto answer = [&](const Status& st) { infer_done(st); };
+  auto answer = [&](const Status& st) { infer_done(st, 0); };
   auto found = FindModel(req->model_name(), req->model_version());
   if (!found.ok()) return answer(found.status());
   const GrpcModel& m = **found;
@@ -449,7 +477,7 @@ void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, infe
   // The request and response belong to gRPC until Finish; the batcher
   // worker that completes the request fills the response and finishes.
   auto done = [this, &m, req, res, infer_done](service::EmbedResult out) {
-    if (!out.ok()) return infer_done(WireStatus(m, req, out.failure()));
+    if (!out.ok()) return infer_done(WireStatus(m, req, out.failure()), 0);
     const auto& r = out->result;
     res->set_model_name(m.name);
     res->set_model_version(service_->options().model_version);
@@ -460,7 +488,7 @@ void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, infe
     tensor->add_shape(r.num_images);
     tensor->add_shape(r.embed_dim);
     res->add_raw_output_contents(reinterpret_cast<const char*>(r.embeddings.data()), r.embeddings.size() * sizeof(float));
-    infer_done(Status::Ok());
+    infer_done(Status::Ok(), r.batch_size);
   };
 
   if (m.input_datatype == "FP32") {

@@ -47,6 +47,7 @@ struct GrpcServerOptions {
   std::string platform = "pytorch_libtorch";
   std::string instance_kind = "KIND_CPU";       // "KIND_CPU" | "KIND_GPU"
   int decode_threads = 4;                       // image-bytes decoding pool (--threads-http)
+  bool access_log = false;                      // one JSON line per RPC on stderr (--access-log)
   // clipserve_grpc_requests_total{method, code}; may be null.
   metrics::CounterFamily* request_counter = nullptr;
 };

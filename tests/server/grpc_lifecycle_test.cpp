@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "grpc_service.grpc.pb.h"
 #include "server/grpc_server.h"
@@ -133,6 +135,39 @@ TEST(GrpcLifecycleTest, EngineFailureIsInternalWithTheDetailHidden) {
   EXPECT_EQ(st.error_message().find("secret"), std::string::npos) << st.error_message();
   f.engine()->set_hook({});
   EXPECT_TRUE(Infer(*stub, TensorRequest(0.5f)).ok());
+}
+
+// With --access-log on, one JSON line per RPC in the HTTP lines' format
+// (api "grpc", status the gRPC code), written before the answer is sent.
+TEST(GrpcLifecycleTest, AccessLogWritesOneJsonLinePerRpc) {
+  ServerFixture f([](ServerConfig& c) { c.access_log = true; });
+  auto stub = Connect(f);
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(Infer(*stub, TensorRequest(0.5f)).ok());
+  auto bad = TensorRequest(0.5f);
+  bad.set_model_name("nope");
+  ASSERT_EQ(Infer(*stub, bad).error_code(), grpc::StatusCode::NOT_FOUND);
+  {
+    grpc::ClientContext ctx;
+    inference::ServerLiveResponse res;
+    ASSERT_TRUE(stub->ServerLive(&ctx, {}, &res).ok());
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("api", "") == "grpc") lines.push_back(j);
+  }
+  ASSERT_EQ(lines.size(), 3u) << log;
+  EXPECT_EQ(lines[0]["path"], "/inference.GRPCInferenceService/ModelInfer");
+  EXPECT_EQ(lines[0]["status"], 0);
+  EXPECT_EQ(lines[0]["batch_size"], 1);
+  EXPECT_GT(lines[0]["bytes"].get<int>(), 0);
+  EXPECT_GE(lines[0]["duration_us"].get<long long>(), 0);
+  EXPECT_EQ(lines[1]["status"], static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(lines[1]["bytes"], 0);
+  EXPECT_EQ(lines[2]["path"], "/inference.GRPCInferenceService/ServerLive");
 }
 
 TEST(GrpcLifecycleTest, StatusCodeMappingIsTritons) {
