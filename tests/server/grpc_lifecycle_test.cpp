@@ -137,6 +137,62 @@ TEST(GrpcLifecycleTest, EngineFailureIsInternalWithTheDetailHidden) {
   EXPECT_TRUE(Infer(*stub, TensorRequest(0.5f)).ok());
 }
 
+// A stream cancelled while its request is inside the engine: the stream
+// ends CANCELLED, the late result is dropped, and the server goes on.
+TEST(GrpcLifecycleTest, StreamCancelledWithARequestInTheEngine) {
+  ServerFixture f;
+  EngineGate gate;
+  gate.Install(f.engine());
+  auto stub = Connect(f);
+  grpc::ClientContext ctx;
+  auto stream = stub->ModelStreamInfer(&ctx);
+  ASSERT_TRUE(stream->Write(TensorRequest(0.25f)));
+  ASSERT_TRUE(WaitUntil([&] { return gate.entered.load() == 1; }));
+  ctx.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  gate.Release();
+  f.engine()->set_hook({});
+  EXPECT_TRUE(Infer(*stub, TensorRequest(0.5f)).ok());
+  EXPECT_TRUE(WaitUntil([&] { return f.server().service().tensor_stats()->Snapshot().pending_request_count == 0; }));
+}
+
+// Shutdown with a streamed request in the engine and another stream idle:
+// the request is answered, both streams end OK, and Shutdown does not wait
+// for its deadline.
+TEST(GrpcLifecycleTest, ShutdownAnswersStreamedRequestsAndEndsIdleStreams) {
+  ServerFixture f;
+  auto stub = Connect(f);
+  grpc::ClientContext idle_ctx;
+  auto idle = stub->ModelStreamInfer(&idle_ctx);
+  inference::ModelStreamInferResponse answer;
+  ASSERT_TRUE(idle->Write(TensorRequest(0.1f)));  // one round trip: the server side exists
+  ASSERT_TRUE(idle->Read(&answer));
+  EXPECT_EQ(answer.error_message(), "");
+
+  EngineGate gate;
+  gate.Install(f.engine());
+  grpc::ClientContext busy_ctx;
+  auto busy = stub->ModelStreamInfer(&busy_ctx);
+  auto req = TensorRequest(0.7f);
+  req.set_id("in-engine");
+  ASSERT_TRUE(busy->Write(req));
+  ASSERT_TRUE(WaitUntil([&] { return gate.entered.load() == 1; }));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto shutdown = std::async(std::launch::async, [&f] { return f.server().Shutdown(std::chrono::seconds(20)); });
+  ASSERT_TRUE(WaitUntil([&] { return !f.server().service().serving(); }));
+  gate.Release();
+  ASSERT_TRUE(busy->Read(&answer)) << "the request in the engine was not answered";
+  EXPECT_EQ(answer.error_message(), "");
+  EXPECT_EQ(answer.infer_response().id(), "in-engine");
+  EXPECT_FALSE(busy->Read(&answer));
+  EXPECT_TRUE(busy->Finish().ok());
+  EXPECT_FALSE(idle->Read(&answer));
+  EXPECT_TRUE(idle->Finish().ok());
+  EXPECT_TRUE(shutdown.get().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
 // With --access-log on, one JSON line per RPC in the HTTP lines' format
 // (api "grpc", status the gRPC code), written before the answer is sent.
 TEST(GrpcLifecycleTest, AccessLogWritesOneJsonLinePerRpc) {
