@@ -10,6 +10,7 @@
 #include <functional>
 #include <set>
 #include <cstddef>
+#include <cstdio>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -20,7 +21,7 @@
 #include "image/image.h"
 #include "server/api_common.h"
 #include "server/grpc_messages.h"
-#include "server/http_server.h"  // WriteAccessLog
+#include "common/json_string.h"
 #include "server/data_uri.h"
 #include "server/kserve_codec.h"
 
@@ -177,14 +178,22 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   using InferDone = std::function<void(const Status&, int batch_size)>;
   void RunInfer(const inference::ModelInferRequest* req, inference::ModelInferResponse* res, InferDone done);
 
-  // One access-log line (http_server.h's format; api "grpc", status the
-  // gRPC code), when --access-log is on.
+  // One access-log line (the HTTP lines' keys; api "grpc", status the gRPC
+  // code), when --access-log is on.
   void Log(std::string_view method, const Status& status, std::size_t bytes, SteadyTime t0, int batch_size) const {
     if (!options_->access_log) return;
     const long long us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-    WriteAccessLog("grpc", "RPC", "/inference.GRPCInferenceService/" + std::string(method),
-                   static_cast<int>(GrpcStatusCodeFor(status.code())), bytes, us, batch_size);
+    const long long ts_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    // The HTTP access log's keys (http_server.cpp's WriteAccessLog), written
+    // here so the two can change apart.
+    std::string line = "{\"ts_ms\":" + std::to_string(ts_ms) + ",\"api\":\"grpc\",\"method\":\"RPC\",\"path\":" +
+                       JsonQuote("/inference.GRPCInferenceService/" + std::string(method)) +
+                       ",\"status\":" + std::to_string(static_cast<int>(GrpcStatusCodeFor(status.code()))) +
+                       ",\"bytes\":" + std::to_string(bytes) + ",\"duration_us\":" + std::to_string(us) +
+                       ",\"batch_size\":" + std::to_string(batch_size) + "}\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);  // one write: lines never interleave
   }
 
   // Counts one call of `method` that ended with `status`.
