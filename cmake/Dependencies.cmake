@@ -39,3 +39,12 @@ find_package(Protobuf QUIET)
 if(Protobuf_FOUND)
   find_package(ONNX CONFIG QUIET)
 endif()
+
+# KServe v2 over gRPC (src/proto, the gRPC front, the runner's client):
+# libgrpc++-dev through pkg-config, protoc and grpc_cpp_plugin from
+# protobuf-compiler and protobuf-compiler-grpc. (Debian 12 also ships a
+# gRPCConfig.cmake; pkg-config needs no c-ares/RE2/absl CMake packages.)
+find_package(Protobuf REQUIRED)
+pkg_check_modules(GRPCPP REQUIRED IMPORTED_TARGET grpc++)
+find_program(CLIPSERVE_PROTOC protoc REQUIRED)
+find_program(CLIPSERVE_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

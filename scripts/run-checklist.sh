@@ -194,7 +194,7 @@ out="$(cd "$out" && pwd)"
 # A port that answers is taken: refuse rather than benchmark someone else's server.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 busy_ports=("$rest_port" "$http_port" "$metrics_port")
-[ "$real_triton" = 1 ] && busy_ports+=("$grpc_port")
+[ -z "$triton_url" ] && busy_ports+=("$grpc_port")  # Triton or clip-server --api kserve listens on it
 for p in "${busy_ports[@]}"; do
   if [ -n "$triton_url" ] && [ "$p" != "$rest_port" ]; then continue; fi
   if port_busy "$p"; then die "port $p is already in use; stop that server or pass --port-base N"; fi
@@ -313,7 +313,7 @@ elif [ -n "$triton_url" ]; then
   run_bench --backend triton --triton-url "$triton_url" --triton-metrics-url "$triton_metrics_url" \
     "${settings[@]}" --output "$triton_json" "${extra[@]}" || status=1
 else
-  cmd="$(q "$(abs_path "$server_bin")" --api kserve --http-port "$http_port" --metrics-port "$metrics_port" "${server_common[@]}")"
+  cmd="$(q "$(abs_path "$server_bin")" --api kserve --http-port "$http_port" --grpc-port "$grpc_port" --metrics-port "$metrics_port" "${server_common[@]}")"
   run_bench --backend triton --triton-url "http://127.0.0.1:$http_port" \
     --triton-metrics-url "http://127.0.0.1:$metrics_port/metrics" \
     --server-cmd "$cmd" --server-log "$out/clip-server-kserve.log" \

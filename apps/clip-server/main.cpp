@@ -61,6 +61,9 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--host", c.host, "Address to bind (default 127.0.0.1: loopback only)")->envname(env("HOST"));
   app.add_option("--rest-port", c.rest_port, "REST port; 0 = ephemeral (default 8002)")->envname(env("REST_PORT"));
   app.add_option("--http-port", c.http_port, "KServe v2 HTTP port; 0 = ephemeral (default 8003)")->envname(env("HTTP_PORT"));
+  app.add_option("--grpc-port", c.grpc_port,
+                 "KServe v2 gRPC port (with --api kserve); 0 = ephemeral, -1 = off (default 8004)")
+      ->envname(env("GRPC_PORT"));
   app.add_option("--metrics-port", c.metrics_port, "Prometheus /metrics port; 0 = ephemeral, -1 = off (default 8005)")
       ->envname(env("METRICS_PORT"));
 
@@ -105,7 +108,7 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "After readiness, warm up powers of two up to max batch: on|off (default on)")
       ->check(on_off)->envname(env("BACKGROUND_WARMUP"));
 
-  app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body, bytes (default 67108864 = 64 MiB)")
+  app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body (HTTP) or message (gRPC), bytes (default 67108864 = 64 MiB)")
       ->envname(env("MAX_BODY_BYTES"));
   app.add_option("--max-images-per-request", c.max_images_per_request, "Most images in one request (default 256)")
       ->envname(env("MAX_IMAGES_PER_REQUEST"));
@@ -190,7 +193,7 @@ Status Finish(Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"clip-server: CLIP image embeddings over HTTP (REST + KServe v2 / Triton-compatible)"};
+  CLI::App app{"clip-server: CLIP image embeddings over HTTP (REST + KServe v2 / Triton-compatible) and gRPC (KServe v2)"};
   Flags flags;
   AddFlags(app, flags);
   CLI11_PARSE(app, argc, argv);

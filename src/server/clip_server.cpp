@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "batching/triton_config.h"
+#include "server/grpc_server.h"
 #include "server/http_server.h"
 #include "server/kserve_api.h"
 #include "server/rest_api.h"
@@ -17,6 +18,9 @@ Status ServerConfig::Validate() const {
   auto port_ok = [](int p) { return p >= 0 && p <= 65535; };
   if (rest_api && !port_ok(rest_port)) return InvalidArgumentError("--rest-port must be in [0, 65535]");
   if (kserve_api && !port_ok(http_port)) return InvalidArgumentError("--http-port must be in [0, 65535]");
+  if (kserve_api && grpc_port != -1 && !port_ok(grpc_port)) {
+    return InvalidArgumentError("--grpc-port must be -1 or in [0, 65535]");
+  }
   if (metrics_port != -1 && !port_ok(metrics_port)) return InvalidArgumentError("--metrics-port must be -1 or in [0, 65535]");
   if (model_name.empty()) return InvalidArgumentError("--model-name must not be empty");
   if (max_batch_size < 1) return InvalidArgumentError("--max-batch-size must be >= 1");
@@ -99,6 +103,7 @@ struct ClipServer::Listeners {
   std::unique_ptr<RestApi> rest;
   std::unique_ptr<KserveApi> kserve;
   std::unique_ptr<HttpServer> rest_http, kserve_http, metrics_http;
+  std::unique_ptr<GrpcServer> grpc;
 };
 
 ClipServer::ClipServer(ServerConfig config, service::ModelServiceOptions options, ServerHooks hooks)
@@ -172,6 +177,22 @@ Status ClipServer::Start() {
     l.metrics_http = std::make_unique<HttpServer>(o, std::move(routes));
     RETURN_IF_ERROR(l.metrics_http->Bind().status());
   }
+  if (config_.kserve_api && config_.grpc_port >= 0) {
+    auto grpc_requests = registry_.AddCounterFamily("clipserve_grpc_requests_total",
+                                                    "KServe v2 gRPC calls served, by method and status code",
+                                                    {"method", "code"});
+    GrpcServerOptions go;
+    go.host = config_.host;
+    go.port = config_.grpc_port;
+    go.max_message_bytes = config_.max_body_bytes;
+    go.server_version = hooks_.version;
+    go.instance_kind = config_.engine.device == engine::DeviceKind::kCuda ? "KIND_GPU" : "KIND_CPU";
+    go.request_counter = grpc_requests.ok() ? *grpc_requests : nullptr;
+    go.decode_threads = make_options("grpc", 0, &KserveApi::ErrorBody).worker_threads;  // the HTTP handler pool's size
+    go.access_log = config_.access_log;
+    l.grpc = std::make_unique<GrpcServer>(service_.get(), go);
+    RETURN_IF_ERROR(l.grpc->Start());  // binds and serves: liveness answers from here on
+  }
   for (auto* s : {l.rest_http.get(), l.kserve_http.get(), l.metrics_http.get()}) {
     if (s) s->Start();
   }
@@ -185,6 +206,7 @@ std::string ClipServer::ListeningLine() const {
   };
   add("rest", listeners_->rest_http);
   add("http", listeners_->kserve_http);
+  if (listeners_->grpc) line += " grpc=" + listeners_->grpc->host() + ":" + std::to_string(listeners_->grpc->port());
   add("metrics", listeners_->metrics_http);
   return line;
 }
@@ -201,7 +223,8 @@ Status ClipServer::Shutdown(Microseconds drain_timeout) {
   // inference listeners drain while the batcher keeps running: every request
   // whose header has arrived is answered (new ones on open keep-alive
   // connections get 503 and close). Only then does the batcher drain what is
-  // left in its queue; the metrics listener closes last.
+  // left in its queue; the metrics listener closes last. gRPC drains beside
+  // HTTP: new RPCs are refused, those in flight are answered.
   // The listeners first: an answer written from here on says
   // `Connection: close`, including those of the batch StopAccepting releases.
   const auto start = std::chrono::steady_clock::now();
@@ -214,6 +237,7 @@ Status ClipServer::Shutdown(Microseconds drain_timeout) {
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
     if (s) stoppers.emplace_back([s, budget] { s->Stop(budget); });
   }
+  if (l.grpc) stoppers.emplace_back([&l, budget] { l.grpc->Shutdown(budget); });
   for (auto& t : stoppers) t.join();
   const auto spent = std::chrono::duration_cast<Microseconds>(std::chrono::steady_clock::now() - start);
   Status st = service_->Shutdown(std::max(Microseconds(0), drain_timeout - spent));
@@ -223,6 +247,7 @@ Status ClipServer::Shutdown(Microseconds drain_timeout) {
 
 int ClipServer::rest_port() const { return listeners_->rest_http ? listeners_->rest_http->port() : -1; }
 int ClipServer::http_port() const { return listeners_->kserve_http ? listeners_->kserve_http->port() : -1; }
+int ClipServer::grpc_port() const { return listeners_->grpc ? listeners_->grpc->port() : -1; }
 int ClipServer::metrics_port() const { return listeners_->metrics_http ? listeners_->metrics_http->port() : -1; }
 
 }  // namespace clipserve::server

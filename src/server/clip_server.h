@@ -27,6 +27,7 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   int rest_port = 8002;     // 0 = ephemeral
   int http_port = 8003;     // KServe v2
+  int grpc_port = 8004;     // KServe v2 over gRPC; -1 = no gRPC listener
   int metrics_port = 8005;  // -1 = no metrics listener
 
   // Model and engine.
@@ -85,7 +86,7 @@ class ClipServer {
 
   // Binds and starts every enabled listener. After this, liveness answers.
   Status Start();
-  // "clip-server: listening rest=HOST:PORT http=HOST:PORT metrics=HOST:PORT"
+  // "clip-server: listening rest=HOST:PORT http=HOST:PORT grpc=HOST:PORT metrics=HOST:PORT"
   // (a listener that is off is omitted).
   std::string ListeningLine() const;
   // Builds the engines, warms up, becomes ready; then starts the background
@@ -97,6 +98,7 @@ class ClipServer {
 
   int rest_port() const;
   int http_port() const;
+  int grpc_port() const;  // -1 when off
   int metrics_port() const;
   service::ModelService& service() { return *service_; }
   metrics::Registry& registry() { return registry_; }

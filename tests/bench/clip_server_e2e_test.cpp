@@ -55,7 +55,7 @@ class ClipServer {
 
  private:
   static std::vector<std::string> Args(const std::string& api, std::vector<std::string> extra) {
-    std::vector<std::string> args = {kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--metrics-port", "0",
+    std::vector<std::string> args = {kServer, "--api", api, "--rest-port", "0", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0",
                                      "--model", "test-tiny", "--weights", "random:1", "--access-log", "off"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;

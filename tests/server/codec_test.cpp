@@ -212,6 +212,13 @@ TEST(ServerConfigTest, RejectsBadValuesNamingTheFlag) {
   };
   bad([](ServerConfig& c) { c.rest_api = c.kserve_api = false; }, "--api");
   bad([](ServerConfig& c) { c.http_port = 70000; }, "--http-port");
+  bad([](ServerConfig& c) { c.grpc_port = 70000; }, "--grpc-port");
+  bad([](ServerConfig& c) { c.grpc_port = -2; }, "--grpc-port");  // -1 is valid: off
+  {
+    ServerConfig off;
+    off.grpc_port = -1;
+    EXPECT_TRUE(off.Validate().ok());
+  }
   bad([](ServerConfig& c) { c.max_batch_size = 0; }, "--max-batch-size");
   bad([](ServerConfig& c) { c.warmup_batch_sizes = {64}; }, "--warmup-batch-sizes");
   bad([](ServerConfig& c) { c.http_threads = -1; }, "--threads-http");  // 0 is valid: automatic

@@ -25,6 +25,7 @@ class ServerFixture {
   explicit ServerFixture(const std::function<void(ServerConfig&)>& tweak = {}, bool load = true) {
     config_.rest_port = 0;
     config_.http_port = 0;
+    config_.grpc_port = 0;
     config_.metrics_port = 0;
     config_.access_log = false;
     config_.http_threads = 16;

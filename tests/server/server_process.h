@@ -5,6 +5,7 @@
 // (support/child_process.h).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <regex>
@@ -40,6 +41,7 @@ class ServerProcess {
     };
     rest_port = port_of("rest");
     http_port = port_of("http");
+    grpc_port = port_of("grpc");
     metrics_port = port_of("metrics");
   }
 
@@ -67,6 +69,7 @@ class ServerProcess {
 
   int rest_port = -1;
   int http_port = -1;
+  int grpc_port = -1;  // -1: no gRPC listener
   int metrics_port = -1;
 
  private:
@@ -74,6 +77,10 @@ class ServerProcess {
     const std::string binary = std::string(CLIPSERVE_BINARY_DIR) + "/apps/clip-server/clip-server";
     std::vector<std::string> args = {binary, "--rest-port", "0", "--http-port", "0", "--metrics-port", "0",
                                      "--host", "127.0.0.1"};
+    // gRPC on an ephemeral port too, unless the test picks it (CLI11 refuses a flag given twice).
+    if (std::find(extra_args.begin(), extra_args.end(), "--grpc-port") == extra_args.end()) {
+      args.insert(args.end(), {"--grpc-port", "0"});
+    }
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     return args;
   }

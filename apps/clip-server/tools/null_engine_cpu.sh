@@ -6,7 +6,7 @@
 set -euo pipefail
 B=${1:-build}; N=${2:-4000}
 out=$(mktemp)
-$B/apps/clip-server/clip-server --engine null --model test-tiny --api kserve --http-port 0 --metrics-port -1 \
+$B/apps/clip-server/clip-server --engine null --model test-tiny --api kserve --http-port 0 --grpc-port -1 --metrics-port -1 \
   --access-log off --background-warmup off --threads 1 >"$out" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT

@@ -12,7 +12,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 start_server() {  # start_server OUTFILE flags...
   local out=$1; shift
-  $BIN/clip-server --rest-port 0 --http-port 0 --metrics-port 0 --access-log off --background-warmup off "$@" >"$out" 2>/dev/null &
+  $BIN/clip-server --rest-port 0 --http-port 0 --grpc-port -1 --metrics-port 0 --access-log off --background-warmup off "$@" >"$out" 2>/dev/null &
   echo $!
 }
 wait_ready() { until grep -q "ready in" "$1"; do sleep 0.1; done; }

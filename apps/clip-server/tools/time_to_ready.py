@@ -14,7 +14,7 @@ import urllib.request
 
 
 def main():
-    cmd = [sys.argv[1], "--rest-port", "0", "--http-port", "0", "--metrics-port", "0", "--access-log", "off"] + sys.argv[2:]
+    cmd = [sys.argv[1], "--rest-port", "0", "--http-port", "0", "--grpc-port", "-1", "--metrics-port", "0", "--access-log", "off"] + sys.argv[2:]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
