@@ -188,7 +188,7 @@ Status ClipServer::Start() {
     go.server_version = hooks_.version;
     go.instance_kind = config_.engine.device == engine::DeviceKind::kCuda ? "KIND_GPU" : "KIND_CPU";
     go.request_counter = grpc_requests.ok() ? *grpc_requests : nullptr;
-    go.decode_threads = make_options("grpc", 0, &KserveApi::ErrorBody).worker_threads;  // the HTTP handler pool's size
+    go.api_key = config_.api_key;
     go.access_log = config_.access_log;
     l.grpc = std::make_unique<GrpcServer>(service_.get(), go);
     RETURN_IF_ERROR(l.grpc->Start());  // binds and serves: liveness answers from here on

@@ -1,7 +1,6 @@
 #include "server/grpc_server.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "common/base64.h"
+#include "common/constant_time.h"
 #include "grpc_service.grpc.pb.h"
 #include "image/image.h"
 #include "server/api_common.h"
@@ -44,6 +44,8 @@ grpc::StatusCode GrpcStatusCodeFor(StatusCode code) {
     case StatusCode::kFailedPrecondition:
     case StatusCode::kDeadlineExceeded: return grpc::StatusCode::UNAVAILABLE;
     case StatusCode::kCancelled: return grpc::StatusCode::CANCELLED;
+    // Ours only for a missing or wrong API key (--api-key).
+    case StatusCode::kPermissionDenied: return grpc::StatusCode::UNAUTHENTICATED;
     default: return grpc::StatusCode::INTERNAL;
   }
 }
@@ -62,6 +64,7 @@ std::string_view GrpcCodeName(grpc::StatusCode code) {
     case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
     case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
     case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
     default: return "INTERNAL";
   }
 }
@@ -154,6 +157,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx, const inference::RepositoryIndexRequest* req,
                                             inference::RepositoryIndexResponse* res) override {
     const auto t0 = std::chrono::steady_clock::now();
+    if (!Authorized(ctx)) return Answer(ctx, "RepositoryIndex", KeyRefusal(), *res, t0);
     const bool ready = service_->ready();
     if (!req->ready() || ready) {
       for (const auto& m : models_) {
@@ -216,6 +220,28 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                                                                  : status.message());
   }
 
+  // With --api-key: the call's metadata carries "authorization: Bearer KEY"
+  // or "x-api-key: KEY" (as the HTTP headers do).
+  bool Authorized(const grpc::CallbackServerContext* ctx) const {
+    const std::string& key = options_->api_key;
+    if (key.empty()) return true;
+    const auto& md = ctx->client_metadata();
+    for (auto [it, end] = md.equal_range("authorization"); it != end; ++it) {
+      const std::string_view v(it->second.data(), it->second.size());
+      if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ") &&
+          ConstantTimeEquals(v.substr(7), key)) {
+        return true;
+      }
+    }
+    for (auto [it, end] = md.equal_range("x-api-key"); it != end; ++it) {
+      if (ConstantTimeEquals(std::string_view(it->second.data(), it->second.size()), key)) return true;
+    }
+    return false;
+  }
+  static Status KeyRefusal() {
+    return Status(StatusCode::kPermissionDenied, "this call needs the API key (metadata 'authorization: Bearer <key>' or 'x-api-key: <key>')");
+  }
+
   // Open ModelStreamInfer streams; each registers and unregisters itself.
   std::mutex streams_mu;
   std::set<StreamInfer*> streams;
@@ -261,7 +287,6 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 
  public:
   // Image-bytes requests are decoded here; joined by GrpcServer::Shutdown.
-  std::optional<boost::asio::thread_pool> decode_pool_;
 };
 
 // ModelStreamInfer: each request read is run as ModelInfer runs it; the
@@ -273,7 +298,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 // so no batcher callback outlives the reactor.
 class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
  public:
-  explicit StreamInfer(GrpcServer::Service* service) : service_(service) {
+  StreamInfer(GrpcServer::Service* service, bool authorized) : service_(service), authorized_(authorized) {
     std::lock_guard<std::mutex> lock(service_->streams_mu);
     service_->streams.insert(this);
     draining_ = service_->draining;
@@ -297,8 +322,7 @@ class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRe
     if (!run) return;
     StartRead(&request_);
     const auto t0 = std::chrono::steady_clock::now();
-    service_->RunInfer(&call->request, call->answer.mutable_infer_response(), [this, call, t0](const Status& st,
-                                                                                              int batch_size) {
+    auto done = [this, call, t0](const Status& st, int batch_size) {
       service_->Count("ModelStreamInfer", st);
       service_->Log("ModelStreamInfer", st, st.ok() ? call->answer.ByteSizeLong() : 0, t0, batch_size);
       if (!st.ok()) {
@@ -313,7 +337,11 @@ class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRe
         --in_flight_;
         if (!cancelled_) pending_.push_back(std::move(call->answer));
       });
-    });
+    };
+    // Without the key, each request is answered with the refusal and the
+    // stream goes on (as for any other bad request).
+    if (!authorized_) return done(GrpcServer::Service::KeyRefusal(), 0);
+    service_->RunInfer(&call->request, call->answer.mutable_infer_response(), std::move(done));
   }
 
   void OnWriteDone(bool ok) override {
@@ -380,11 +408,12 @@ class StreamInfer final : public grpc::ServerBidiReactor<inference::ModelInferRe
   bool cancelled_ = false;
   bool draining_ = false;
   bool finished_ = false;
+  const bool authorized_;
 };
 
 grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
-GrpcServer::Service::ModelStreamInfer(grpc::CallbackServerContext*) {
-  auto* stream = new StreamInfer(this);
+GrpcServer::Service::ModelStreamInfer(grpc::CallbackServerContext* ctx) {
+  auto* stream = new StreamInfer(this, Authorized(ctx));
   stream->Start();
   return stream;
 }
@@ -436,6 +465,7 @@ grpc::ServerUnaryReactor* GrpcServer::Service::ModelInfer(grpc::CallbackServerCo
                                                           const inference::ModelInferRequest* req,
                                                           inference::ModelInferResponse* res) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (!Authorized(ctx)) return Answer(ctx, "ModelInfer", KeyRefusal(), *res, t0);
   auto* reactor = ctx->DefaultReactor();
   RunInfer(req, res, [this, reactor, res, t0](const Status& st, int batch_size) {
     Log("ModelInfer", st, st.ok() ? res->ByteSizeLong() : 0, t0, batch_size);
@@ -558,12 +588,10 @@ void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, infe
     return refuse(InvalidArgumentError("unexpected number of string elements " + std::to_string(held->views.size()) +
                                        " for input '" + in.name() + "', expecting " + std::to_string(n)));
   }
-  // Decoding takes milliseconds per image: it runs on the decode pool, so
-  // gRPC's callback threads stay free for other calls.
-  boost::asio::post(*decode_pool_, [this, &m, held, done = std::move(done)]() mutable {
-    service_->EmbedEncodedAsync(m.route, held->views,
-                                [held, done = std::move(done)](service::EmbedResult out) { done(std::move(out)); });
-  });
+  // The service decodes on its decode pool: gRPC's callback threads stay
+  // free for other calls.
+  service_->EmbedEncodedAsync(m.route, held->views,
+                              [held, done = std::move(done)](service::EmbedResult out) { done(std::move(out)); });
 }
 
 GrpcServer::GrpcServer(service::ModelService* service, GrpcServerOptions options)
@@ -573,7 +601,6 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Status GrpcServer::Start() {
   impl_ = std::make_unique<Service>(service_, &options_);
-  impl_->decode_pool_.emplace(static_cast<std::size_t>(std::max(1, options_.decode_threads)));
   grpc::ServerBuilder builder;
   int selected = 0;
   const std::string address = HostPort(options_.host, options_.port);
@@ -602,9 +629,6 @@ void GrpcServer::Shutdown(std::chrono::milliseconds budget) {
   // completion queue of ours to drain afterwards.
   server_->Shutdown(std::chrono::system_clock::now() + budget);
   server_->Wait();
-  // Every RPC has finished, so no decode is pending (a thread_pool's
-  // destructor would drop unrun work; join runs it).
-  impl_->decode_pool_->join();
 }
 
 }  // namespace clipserve::server

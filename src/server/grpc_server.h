@@ -15,8 +15,10 @@
 // Threads: grpc++'s callback API. Handlers run on gRPC's own callback
 // threads and never wait for the model: an infer RPC is handed to
 // ModelService::Embed*Async and finished from the batcher worker that
-// completes it. Image-bytes requests are decoded on a small pool of ours
-// (`decode_threads`). No thread per call, no completion queue of ours.
+// completes it. Image-bytes requests are decoded on the service's decode
+// pool. No thread per call, no completion queue of ours.
+// Access: with `api_key`, ModelInfer, ModelStreamInfer (each request) and
+// RepositoryIndex need it in the metadata; else UNAUTHENTICATED.
 // Limits: requests larger than `max_message_bytes` are refused by gRPC
 // itself (RESOURCE_EXHAUSTED) before any of this code runs.
 #pragma once
@@ -46,7 +48,7 @@ struct GrpcServerOptions {
   std::string server_version = "0.1.0";
   std::string platform = "pytorch_libtorch";
   std::string instance_kind = "KIND_CPU";       // "KIND_CPU" | "KIND_GPU"
-  int decode_threads = 4;                       // image-bytes decoding pool (--threads-http)
+  std::string api_key;                          // --api-key: ModelInfer, ModelStreamInfer, RepositoryIndex need it
   bool access_log = false;                      // one JSON line per RPC on stderr (--access-log)
   // clipserve_grpc_requests_total{method, code}; may be null.
   metrics::CounterFamily* request_counter = nullptr;

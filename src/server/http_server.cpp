@@ -28,6 +28,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/constant_time.h"
 #include "server/api_common.h"
 #include "server/content_coding.h"
 #include "server/multipart.h"
@@ -285,18 +286,6 @@ struct HttpServer::Impl {
 };
 
 namespace {
-
-// Equal strings, in a time that depends on the lengths only.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::max(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
 
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -654,6 +654,68 @@ TEST(ServerGrpcE2ETest, SigtermAnswersEveryRpcInFlight) {
 
 // --grpc-port -1 and --api rest leave gRPC off; a port in use fails the start
 // with a clear message.
+// --api-key over gRPC: ModelInfer, each streamed request and RepositoryIndex
+// need the key in the metadata (either form), else UNAUTHENTICATED (a stream
+// answers each request with the refusal and goes on); health and metadata
+// stay open.
+TEST(ServerGrpcE2ETest, ApiKeyGuardsInferAndRepositoryIndex) {
+  const std::string key = "grpc-key-42";
+  auto p = StartReady({"--api-key", key});
+  auto stub = Connect(p->grpc_port);
+  const auto req = TensorRequest(Pixels(1, 0.3f), true);
+  auto with = [&](const char* name, const std::string& value) {
+    auto c = Ctx();
+    if (name) c->AddMetadata(name, value);
+    return c;
+  };
+  for (auto [name, value] : std::vector<std::pair<const char*, std::string>>{
+           {nullptr, ""}, {"authorization", "Bearer " + key + "!"}, {"x-api-key", key.substr(1)}}) {
+    auto c = with(name, value);
+    inference::ModelInferResponse res;
+    auto st = stub->ModelInfer(c.get(), req, &res);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+    auto ci = with(name, value);
+    inference::RepositoryIndexRequest ireq;
+    inference::RepositoryIndexResponse ires;
+    EXPECT_EQ(stub->RepositoryIndex(ci.get(), ireq, &ires).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  for (auto [name, value] : std::vector<std::pair<const char*, std::string>>{{"authorization", "Bearer " + key},
+                                                                            {"x-api-key", key}}) {
+    auto c = with(name, value);
+    inference::ModelInferResponse res;
+    auto st = stub->ModelInfer(c.get(), req, &res);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+  }
+  {
+    auto c = Ctx();
+    inference::ServerReadyRequest rreq;
+    inference::ServerReadyResponse rres;
+    ASSERT_TRUE(stub->ServerReady(c.get(), rreq, &rres).ok());
+    EXPECT_TRUE(rres.ready());
+  }
+  {
+    auto c = Ctx();  // a stream without the key: each request refused, the stream ends OK
+    auto stream = stub->ModelStreamInfer(c.get());
+    ASSERT_TRUE(stream->Write(req));
+    ASSERT_TRUE(stream->WritesDone());
+    inference::ModelStreamInferResponse res;
+    ASSERT_TRUE(stream->Read(&res));
+    EXPECT_NE(res.error_message().find("API key"), std::string::npos) << res.error_message();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  {
+    auto c = with("authorization", "Bearer " + key);
+    auto stream = stub->ModelStreamInfer(c.get());
+    ASSERT_TRUE(stream->Write(req));
+    ASSERT_TRUE(stream->WritesDone());
+    inference::ModelStreamInferResponse res;
+    ASSERT_TRUE(stream->Read(&res));
+    EXPECT_EQ(res.error_message(), "");
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  EXPECT_EQ(p->Stderr().find(key), std::string::npos);
+}
+
 TEST(ServerGrpcE2ETest, GrpcListenerOffAndPortInUse) {
   {
     auto p = std::make_unique<ServerProcess>(TinyArgs({"--grpc-port", "-1"}));
