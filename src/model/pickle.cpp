@@ -26,12 +26,6 @@ struct Obj {
   PickledTensor tensor;  // kTensor: a storage (offset 0, 1-D) or a view of one
 };
 
-Ref Make(Obj::Kind kind) {
-  auto o = std::make_shared<Obj>();
-  o->kind = kind;
-  return o;
-}
-
 struct PickleError {
   std::string message;
 };
@@ -68,6 +62,17 @@ class Unpickler {
  public:
   Unpickler(std::span<const char> bytes, const RecordSize& record_size)
       : bytes_(bytes), record_size_(record_size) {}
+  // Breaks every reference cycle (a list appended to itself, a dict that
+  // holds itself), which shared_ptr alone would leak. Values returned by
+  // Run lose their items and entries here: read them before.
+  ~Unpickler() {
+    for (const Ref& o : made_) {
+      o->items.clear();
+      o->dict.clear();
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
 
   Ref Run() {
     while (true) {
@@ -81,6 +86,13 @@ class Unpickler {
 
  private:
   static constexpr std::size_t kMaxStack = 1 << 22;
+
+  Ref Make(Obj::Kind kind) {
+    auto o = std::make_shared<Obj>();
+    o->kind = kind;
+    made_.push_back(o);
+    return o;
+  }
 
   char Byte() {
     if (pos_ >= bytes_.size()) Fail("pickle data ends unexpectedly");
@@ -171,6 +183,7 @@ class Unpickler {
   std::vector<Ref> stack_;
   std::vector<Ref> memo_;
   std::map<std::string, PickledTensor> storages_;  // by record key
+  std::vector<Ref> made_;  // every object, for the destructor
 };
 
 void Unpickler::Step(std::uint8_t op) {
@@ -298,13 +311,22 @@ Ref Unpickler::Call(const Ref& callable, const Ref& args) {
     if (size.size() != stride.size()) Fail("tensor size and stride differ in length");
     // The furthest element must lie inside the storage.
     std::int64_t last = offset;
-    bool empty = false;
+    bool empty = false, overflow = false;
     for (std::size_t k = 0; k < size.size(); ++k) {
       if (size[k] < 0 || stride[k] < 0) Fail("negative tensor size or stride");
-      if (size[k] == 0) empty = true;
-      else last += (size[k] - 1) * stride[k];
+      if (size[k] == 0) {
+        empty = true;
+      } else {
+        // Sizes and strides are any 64-bit values: overflow means "past".
+        std::int64_t step = 0;
+        if (__builtin_mul_overflow(size[k] - 1, stride[k], &step) || __builtin_add_overflow(last, step, &last)) {
+          overflow = true;
+        }
+      }
     }
-    if (offset < 0 || (!empty && last >= storage.storage_numel)) Fail("tensor view runs past its storage");
+    if (offset < 0 || (!empty && (overflow || last >= storage.storage_numel))) {
+      Fail("tensor view runs past its storage");
+    }
     Ref t = Make(Obj::kTensor);
     t->tensor = storage;  // the same storage, a new view of it
     t->tensor.offset = offset;
@@ -377,7 +399,8 @@ bool HoldsTensors(const Obj& dict) {
 
 StatusOr<PickledStateDict> ReadStateDictPickle(std::span<const char> pickle, const RecordSize& record_size) {
   try {
-    Ref root = Unpickler(pickle, record_size).Run();
+    Unpickler unpickler(pickle, record_size);
+    Ref root = unpickler.Run();
     if (root->kind != Obj::kDict) return InvalidArgumentError("the pickled object is not a dict");
     const Obj* state = root.get();
     if (!HoldsTensors(*state)) {
