@@ -3,12 +3,16 @@ PRESET ?= release
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: help deps configure build test bench demo checklist clean
+FUZZ_SECONDS ?= 30
+
+.PHONY: help deps configure build test fuzz bench demo checklist clean
 
 help:
 	@echo "make deps       install Debian packages (scripts/install-deps.sh)"
 	@echo "make build      configure + build ($(BUILD_DIR), Release)"
 	@echo "make test       build, then run every test with ctest"
+	@echo "make fuzz       build the libFuzzer targets (clang-14, ASan+UBSan, build-fuzz/)"
+	@echo "                and run each for FUZZ_SECONDS (default 30); fails on a finding"
 	@echo "make bench      build, then run the micro-benchmarks"
 	@echo "make checklist  run the whole benchmarking checklist on CPU"
 
@@ -28,6 +32,12 @@ test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 	ONEDNN_MAX_CPU_ISA=AVX2 CLIPSERVE_MAX_CPU_ISA=avx2 ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L engine
 	ONEDNN_MAX_CPU_ISA=SSE41 CLIPSERVE_MAX_CPU_ISA=baseline ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L engine
+
+# The fuzz targets of tests/fuzz under libFuzzer (preset `fuzz`, its own
+# build dir, no LibTorch), FUZZ_SECONDS each; `make test` replays their
+# corpora without clang.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_JOBS=$(JOBS) bash scripts/fuzz.sh
 
 bench: build
 	bash scripts/run-bench.sh $(BUILD_DIR)

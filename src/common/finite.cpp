@@ -9,7 +9,15 @@ namespace {
 // Exponent bits all ones <=> NaN or infinity. Blocks of 256 values are
 // scanned branch-free (the compiler vectorizes the OR-reduction); only a
 // block that has one is searched element by element.
-__attribute__((target_clones("avx2", "default"))) bool BlockHasNonFinite(const float* p, std::size_t n) {
+// ThreadSanitizer instruments the ifunc resolver that target_clones emits,
+// and that resolver runs during relocation, before the TSan runtime exists:
+// every binary would crash at start-up. TSan builds take the portable loop.
+#if defined(__SANITIZE_THREAD__)
+#define CLIPSERVE_AVX2_CLONES
+#else
+#define CLIPSERVE_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+CLIPSERVE_AVX2_CLONES bool BlockHasNonFinite(const float* p, std::size_t n) {
   std::uint32_t any = 0;
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t u;

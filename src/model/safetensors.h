@@ -31,10 +31,7 @@ struct RawTensors {
   std::map<std::string, std::string> unsupported_dtypes;
 };
 
-// Header sanity limit: real headers are well under 1 MiB.
-inline constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100ull << 20;
-
-// Reads and validates the header (dtypes, shapes, offsets inside the data
+// Reads and validates the header (ParseSafetensorsHeader: dtypes, shapes, offsets inside the data
 // region, no overlapping tensors) and maps the file. Errors name the path.
 StatusOr<RawTensors> ReadSafetensors(const std::string& path);
 

@@ -92,9 +92,10 @@ StatusOr<DecodedPath> DecodePath(std::string_view target, const PathLimits& limi
       const int l = HexValue(raw[i + 2]);
       if (h < 0 || l < 0) return InvalidArgumentError("bad percent-escape in path");
       c = static_cast<char>(h * 16 + l);
-      if (c == '\0') return InvalidArgumentError("path contains a NUL byte");
       i += 2;
     }
+    // Escaped or not: a raw NUL in the target is refused like "%00".
+    if (c == '\0') return InvalidArgumentError("path contains a NUL byte");
     segment += c;
     if (segment.size() > limits.max_segment_bytes) {
       return OutOfRangeError("path segment is over the limit of " + std::to_string(limits.max_segment_bytes) +

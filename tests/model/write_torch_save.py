@@ -87,4 +87,5 @@ def main():
         z.writestr("archive/version", "3\n")
 
 
-main()
+if __name__ == "__main__":  # tests/fuzz/make_seeds.py imports the fakes
+    main()

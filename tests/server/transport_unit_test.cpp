@@ -66,6 +66,8 @@ TEST(DecodePathTest, BadEscapesNulAndNonPathsAreInvalid) {
     auto d = DecodePath(t);
     EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument) << t;
   }
+  // A raw NUL, not only "%00" (found by tests/fuzz/router_fuzz.cpp).
+  EXPECT_EQ(DecodePath(std::string_view("/v2/a\0b", 7)).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(DecodePathTest, LongSegmentsAndManySegmentsAreOutOfRange) {
