@@ -9,6 +9,8 @@ Inference-Header-Content-Length):
   fp32_32x3x224x224.bin  FP32 [32,3,224,224] (19.3 MB, ViT-B-32 batch 32)
   jpeg_<stem>.bin        BYTES [1] per JPEG: 4-byte little-endian length +
                          the JPEG (model <name>_image, tests/server/e2e_test.cpp)
+  jpeg8_<stem>.bin       BYTES [8]: the same JPEG 8 times (one request's images
+                         decoded in parallel, decode_parallel.sh)
 The embedding is asked for as binary output, as perf_analyzer does.
 """
 import json
@@ -37,10 +39,10 @@ def tensor(out, name, shape, seed):
     write(out, name, header, tail)
 
 
-def jpeg_bytes(out, name, jpeg_path):
+def jpeg_bytes(out, name, jpeg_path, copies=1):
     data = open(jpeg_path, "rb").read()
-    tail = struct.pack("<I", len(data)) + data
-    header = {"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [1],
+    tail = (struct.pack("<I", len(data)) + data) * copies
+    header = {"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [copies],
                           "parameters": {"binary_data_size": len(tail)}}],
               "outputs": [{"name": "embedding", "parameters": {"binary_data": True}}]}
     write(out, name, header, tail)
@@ -53,3 +55,4 @@ if __name__ == "__main__":
     for jpeg in sys.argv[2:]:
         stem = os.path.splitext(os.path.basename(jpeg))[0]
         jpeg_bytes(out, f"jpeg_{stem}.bin", jpeg)
+        jpeg_bytes(out, f"jpeg8_{stem}.bin", jpeg, 8)
