@@ -263,14 +263,11 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   }
 
   StatusOr<const GrpcModel*> FindModel(const std::string& name, const std::string& version) const {
+    ASSIGN_OR_RETURN(const InferRoute route, service_->FindModel(name, version));
     for (const auto& model : models_) {
-      if (model.name != name) continue;
-      if (!version.empty() && version != service_->options().model_version) {
-        return NotFoundError("Request for unknown model: '" + name + "' version " + version + " is not found");
-      }
-      return &model;
+      if (model.route == route) return &model;
     }
-    return NotFoundError("Request for unknown model: '" + name + "' is not found");
+    return InternalError("no KServe model for the service's route");
   }
 
   static Status Loading(const GrpcModel& m) {

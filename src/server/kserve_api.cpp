@@ -147,16 +147,11 @@ void KserveApi::Fail(HttpResponse& res, const Status& status) {
 }
 
 StatusOr<const KserveApi::Model*> KserveApi::FindModel(const HttpRequest& req) const {
-  const std::string name = req.path_param(1);
-  const std::string version = req.path_param(2);
+  ASSIGN_OR_RETURN(const service::InferRoute route, service_->FindModel(req.path_param(1), req.path_param(2)));
   for (const auto& model : models_) {
-    if (model.name != name) continue;
-    if (!version.empty() && version != service_->options().model_version) {
-      return NotFoundError("Request for unknown model: '" + name + "' version " + version + " is not found");
-    }
-    return &model;
+    if (model.route == route) return &model;
   }
-  return NotFoundError("Request for unknown model: '" + name + "' is not found");
+  return InternalError("no KServe model for the service's route");
 }
 
 void KserveApi::Live(const HttpRequest&, HttpResponse& res) { res.body.clear(); }

@@ -96,6 +96,17 @@ ModelService::ModelService(ModelServiceOptions options, metrics::Registry* regis
 
 ModelService::~ModelService() { (void)Shutdown(Microseconds(0)); }
 
+StatusOr<InferRoute> ModelService::FindModel(std::string_view name, std::string_view version) const {
+  const std::string n(name);
+  if (n != options_.model_name && n != image_model_name()) {
+    return NotFoundError("Request for unknown model: '" + n + "' is not found");
+  }
+  if (!version.empty() && version != options_.model_version) {
+    return NotFoundError("Request for unknown model: '" + n + "' version " + std::string(version) + " is not found");
+  }
+  return n == options_.model_name ? InferRoute::kKserveTensor : InferRoute::kKserveImage;
+}
+
 const engine::EngineInfo* ModelService::engine_info() const { return ready() ? &info_ : nullptr; }
 
 Status ModelService::Load(const EngineFactory& factory) {

@@ -187,6 +187,9 @@ class ModelService {
   const engine::EngineInfo* engine_info() const;
   const ModelServiceOptions& options() const { return options_; }
   std::string image_model_name() const { return options_.model_name + "_image"; }
+  // The KServe model `name` (and `version`, when not empty) names: its
+  // route, or NotFound in Triton's wording. Both KServe fronts use it.
+  StatusOr<InferRoute> FindModel(std::string_view name, std::string_view version) const;
   long long load_duration_ms() const { return load_duration_ms_.load(); }
 
   // Stats of the KServe tensor model (REST is counted here too) and the

@@ -134,6 +134,20 @@ TEST(ModelServiceTest, AlignedOwnedTensorViewIsUsedInPlaceOthersAreCopied) {
       << nan.status().message();
 }
 
+TEST(ModelServiceTest, FindModelNamesTheRouteOrSaysNotFoundInTritonsWords) {
+  ServiceHarness h;
+  auto& svc = h.service();
+  EXPECT_EQ(*svc.FindModel("openclip_vit_b32", ""), InferRoute::kKserveTensor);
+  EXPECT_EQ(*svc.FindModel("openclip_vit_b32_image", "1"), InferRoute::kKserveImage);
+  auto unknown = svc.FindModel("nope", "");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(unknown.status().message(), "Request for unknown model: 'nope' is not found");
+  auto version = svc.FindModel("openclip_vit_b32", "7");
+  ASSERT_FALSE(version.ok());
+  EXPECT_EQ(version.status().message(), "Request for unknown model: 'openclip_vit_b32' version 7 is not found");
+}
+
 TEST(ModelServiceTest, EmbedsPixelsAndEncodedImagesAndCountsSuccess) {
   ServiceHarness h;
   auto r = h.service().EmbedPixels(InferRoute::kKserveTensor, PixelTensor::Chw(Pixels(2), 2, S));
