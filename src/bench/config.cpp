@@ -55,6 +55,23 @@ StatusOr<Arrival> ParseArrival(const std::string& s) {
   return InvalidArgumentError("--arrival must be poisson or constant, not '" + s + "'");
 }
 
+StatusOr<std::vector<Transport>> ParseProtocols(const std::string& csv) {
+  std::vector<Transport> out;
+  std::stringstream ss(csv);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    auto t = ParseTransport(item);
+    if (!t.ok()) return InvalidArgumentError("--protocols: " + t.status().message());
+    for (Transport seen : out) {
+      if (seen == *t) return InvalidArgumentError("--protocols: '" + item + "' given twice");
+    }
+    out.push_back(*t);
+  }
+  if (out.empty()) return InvalidArgumentError("--protocols: no protocol given (http,grpc)");
+  return out;
+}
+
 std::vector<std::string> SelectedBackends(const BenchConfig& config) {
   if (config.backend == "both") return {"triton", "pytorch"};
   return {config.backend};
@@ -82,6 +99,15 @@ Status ValidateConfig(const BenchConfig& c) {
   RETURN_IF_ERROR(ParsePytorchInput(c.pytorch_input).status());
   RETURN_IF_ERROR(ParseTritonInput(c.triton_input).status());
   RETURN_IF_ERROR(ParseArrival(c.arrival).status());
+  if (auto t = ParseTransport(c.triton_protocol); !t.ok()) {
+    return InvalidArgumentError("--triton-protocol: " + t.status().message());
+  }
+  if (!c.protocols.empty()) {
+    RETURN_IF_ERROR(ParseProtocols(c.protocols).status());
+    if (c.backend == "pytorch") {
+      return InvalidArgumentError("--protocols compares the triton backend's protocols; it cannot run with --backend pytorch");
+    }
+  }
   return Status::Ok();
 }
 

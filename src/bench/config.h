@@ -28,6 +28,11 @@ struct BenchConfig {
   // Ours.
   int warmup = 3;
   std::string triton_model = "openclip_vit_b32";
+  std::string triton_protocol = "http";    // http | grpc (perf_analyzer's -i)
+  std::string triton_grpc_url = "localhost:8004";
+  // "http,grpc": the protocol comparison — the triton backend over each
+  // protocol, with FP32 tensors and with JPEG bytes, against one server.
+  std::string protocols;
   std::string triton_input = "tensor";     // tensor | tensor-json | image-bytes
   std::string pytorch_input = "base64";    // base64 | multipart
   std::string images_dir;                  // empty: synthetic images
@@ -65,6 +70,8 @@ StatusOr<std::vector<int>> ParseBatchSizes(const std::string& csv);
 StatusOr<PytorchInput> ParsePytorchInput(const std::string& s);
 StatusOr<TritonInput> ParseTritonInput(const std::string& s);
 StatusOr<Arrival> ParseArrival(const std::string& s);
+// "http,grpc" -> {kHttp, kGrpc}; each once.
+StatusOr<std::vector<Transport>> ParseProtocols(const std::string& csv);
 
 // Backends the run covers, in the order they run ("triton" first, like the checklist).
 std::vector<std::string> SelectedBackends(const BenchConfig& config);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/asio_executor.h"
 #include "bench/http_connection.h"
 
 namespace clipserve::bench {
@@ -56,22 +57,6 @@ struct IoThread {
   std::thread thread;
 };
 
-class AsioExecutor final : public LoopExecutor {
- public:
-  explicit AsioExecutor(asio::io_context& ioc) : ioc_(ioc) {}
-  const Clock& clock() const override { return RealClock::Instance(); }
-  void RunAt(SteadyTime t, std::function<void()> fn) override {
-    auto timer = std::make_shared<asio::steady_timer>(ioc_, t);
-    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
-      if (!ec) fn();
-    });
-  }
-  void Wait(DoneLatch& latch) override { latch.Wait(); }
-
- private:
-  asio::io_context& ioc_;
-};
-
 }  // namespace
 
 struct HttpClient::Impl {
@@ -80,7 +65,7 @@ struct HttpClient::Impl {
     const auto sweep = std::clamp(opt.timeout / 10, std::chrono::milliseconds(1), std::chrono::milliseconds(50));
     for (int i = 0; i < std::max(opt.io_threads, 1); ++i) threads.push_back(std::make_unique<IoThread>(sweep));
     for (auto& t : threads) t->Start();
-    executor = std::make_unique<AsioExecutor>(threads[0]->ioc);
+    executor = std::make_unique<detail::AsioExecutor>(threads[0]->ioc);
   }
   ~Impl() {
     for (auto& t : threads) t->Stop();
@@ -98,7 +83,7 @@ struct HttpClient::Impl {
   std::vector<std::unique_ptr<IoThread>> threads;
   std::vector<Slot> connections;  // grown by Open only
   std::deque<WireRequest> owned;  // Open's warm-up requests
-  std::unique_ptr<AsioExecutor> executor;
+  std::unique_ptr<detail::AsioExecutor> executor;
 };
 
 HttpClient::HttpClient(const Endpoint& endpoint, HttpClientOptions options)

@@ -4,10 +4,19 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <charconv>
+#include <iterator>
 
 #include "bench/http_connection.h"
 
 namespace clipserve::bench {
+
+const char* GrpcCodeName(int code) {
+  static constexpr const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                           "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  return code >= 0 && code < static_cast<int>(std::size(kNames)) ? kNames[code] : "UNKNOWN_CODE";
+}
 
 const char* FailureKindName(FailureKind kind) {
   switch (kind) {
@@ -16,12 +25,14 @@ const char* FailureKindName(FailureKind kind) {
     case FailureKind::kTimeout: return "timeout";
     case FailureKind::kConnection: return "connection";
     case FailureKind::kBadResponse: return "bad_response";
+    case FailureKind::kRpcStatus: return "grpc_status";
   }
   return "unknown";
 }
 
 std::string FailureKey(FailureKind kind, int http_status) {
   if (kind == FailureKind::kHttpStatus) return "http_" + std::to_string(http_status);
+  if (kind == FailureKind::kRpcStatus) return std::string("grpc_") + GrpcCodeName(http_status);
   return FailureKindName(kind);
 }
 

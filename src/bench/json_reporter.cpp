@@ -218,6 +218,9 @@ json BuildResultJson(const RunResult& r) {
                    {"warmup", c.warmup},
                    {"triton_model", c.triton_model},
                    {"triton_input", c.triton_input},
+                   {"triton_protocol", c.triton_protocol},
+                   {"triton_grpc_url", c.triton_grpc_url},
+                   {"protocols", c.protocols.empty() ? json(nullptr) : json(c.protocols)},
                    {"pytorch_input", c.pytorch_input},
                    {"images", c.images_dir.empty() ? json(nullptr) : json(c.images_dir)},
                    {"seed", c.seed},
@@ -246,6 +249,7 @@ json BuildResultJson(const RunResult& r) {
     json bj;
     bj["url"] = b.url;
     bj["protocol"] = b.protocol;
+    bj["transport"] = b.transport;
     if (!b.model.empty()) bj["model"] = b.model;
     bj["cold_start"] = {{"first_request_ms", Opt(b.cold_start.first_request_ms)},
                         {"warm_server", b.cold_start.warm_server},

@@ -29,8 +29,7 @@ void AppendFloatsLe(std::string& out, std::span<const float> values) {
 
 class KserveProtocol final : public Protocol {
  public:
-  KserveProtocol(TritonInput input, std::string model, int bytes_rank)
-      : input_(input), model_(std::move(model)), bytes_rank_(bytes_rank) {
+  KserveProtocol(TritonInput input, std::string model) : input_(input), model_(std::move(model)) {
     target_model_ = input_ == TritonInput::kImageBytes ? model_ + "_image" : model_;
   }
 
@@ -42,12 +41,44 @@ class KserveProtocol final : public Protocol {
     }
     return "kserve-v2";
   }
-  std::string LivePath() const override { return "/v2/health/live"; }
-  std::string ReadyPath() const override { return "/v2/health/ready"; }
-  std::vector<std::string> MetadataPaths() const override {
-    return {"/v2", "/v2/models/" + target_model_, "/v2/models/" + target_model_ + "/config"};
+  Transport transport() const override { return Transport::kHttp; }
+  std::string model() const override { return target_model_; }
+  PreparedRequest HealthRequest(Health which) const override {
+    return GetRequest(which == Health::kLive ? "/v2/health/live" : "/v2/health/ready");
   }
-  std::optional<std::string> StatsPath() const override { return "/v2/models/" + target_model_ + "/stats"; }
+  bool HealthYes(Health, const HttpResponse&) const override { return true; }
+  std::vector<PreparedRequest> MetadataRequests() const override {
+    return {GetRequest("/v2"), GetRequest("/v2/models/" + target_model_),
+            GetRequest("/v2/models/" + target_model_ + "/config")};
+  }
+  StatusOr<std::string> MetadataJson(const PreparedRequest&, const HttpResponse& response) const override {
+    return response.body;
+  }
+  std::optional<PreparedRequest> InputShapeRequest() const override {
+    return GetRequest("/v2/models/" + target_model_);
+  }
+  StatusOr<std::vector<std::int64_t>> ParseInputShape(const HttpResponse& response) const override {
+    json j = json::parse(response.body, nullptr, false);
+    if (!j.is_object() || !j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty() ||
+        !j["inputs"][0].is_object()) {
+      return InvalidArgumentError("model metadata has no inputs");
+    }
+    const json shape = j["inputs"][0].value("shape", json::array());
+    if (!shape.is_array()) return InvalidArgumentError("model input has no shape");
+    std::vector<std::int64_t> out;
+    for (const auto& d : shape) {
+      if (!d.is_number_integer()) return InvalidArgumentError("model input shape is not integers");
+      out.push_back(d.get<std::int64_t>());
+    }
+    return out;
+  }
+  void SetImageBytesRank(int rank) override { bytes_rank_ = rank; }
+  std::optional<PreparedRequest> StatsRequest() const override {
+    return GetRequest("/v2/models/" + target_model_ + "/stats");
+  }
+  StatusOr<TritonModelCounters> ParseStats(const HttpResponse& response) const override {
+    return ParseTritonStats(response.body, target_model_);
+  }
 
   StatusOr<PreparedRequest> Build(std::span<const InputImage* const> images) const override {
     if (images.empty()) return InvalidArgumentError("no images");
@@ -164,7 +195,7 @@ class KserveProtocol final : public Protocol {
   TritonInput input_;
   std::string model_;
   std::string target_model_;
-  int bytes_rank_;
+  int bytes_rank_ = 1;
 };
 
 std::optional<double> StatNs(const json& stats, const char* key, const char* field) {
@@ -181,8 +212,8 @@ void Add(std::optional<double>& acc, std::optional<double> v, double scale = 1.0
 
 }  // namespace
 
-std::unique_ptr<Protocol> MakeKserveProtocol(TritonInput input, std::string model, int bytes_shape_rank) {
-  return std::make_unique<KserveProtocol>(input, std::move(model), bytes_shape_rank);
+std::unique_ptr<Protocol> MakeKserveProtocol(TritonInput input, std::string model) {
+  return std::make_unique<KserveProtocol>(input, std::move(model));
 }
 
 StatusOr<TritonModelCounters> ParseTritonStats(const std::string& body, const std::string& model) {

@@ -15,10 +15,15 @@ class RestProtocol final : public Protocol {
   std::string Describe() const override {
     return input_ == PytorchInput::kBase64 ? "rest/base64-json" : "rest/multipart";
   }
-  std::string LivePath() const override { return "/health"; }
-  std::string ReadyPath() const override { return "/health"; }
-  std::vector<std::string> MetadataPaths() const override { return {"/model-info", "/gpu-info"}; }
-  std::optional<std::string> StatsPath() const override { return std::nullopt; }
+  Transport transport() const override { return Transport::kHttp; }
+  PreparedRequest HealthRequest(Health) const override { return GetRequest("/health"); }
+  bool HealthYes(Health, const HttpResponse&) const override { return true; }
+  std::vector<PreparedRequest> MetadataRequests() const override {
+    return {GetRequest("/model-info"), GetRequest("/gpu-info")};
+  }
+  StatusOr<std::string> MetadataJson(const PreparedRequest&, const HttpResponse& response) const override {
+    return response.body;
+  }
 
   StatusOr<PreparedRequest> Build(std::span<const InputImage* const> images) const override {
     PreparedRequest req;

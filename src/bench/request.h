@@ -15,6 +15,10 @@ namespace clipserve::bench {
 
 // A fully serialised request: the load loops only copy pointers to it.
 struct PreparedRequest {
+  // HTTP: "GET" or "POST". gRPC: always a unary call of `path`
+  // ("/inference.GRPCInferenceService/ModelInfer"), `body` its serialised
+  // request message.
+  std::string method = "POST";
   std::string path;                                          // e.g. /embed/base64
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
@@ -29,10 +33,15 @@ enum class FailureKind {
   kTimeout,      // connect/read/write exceeded --timeout
   kConnection,   // refused, reset, closed mid-response
   kBadResponse,  // 2xx but the body is not what the protocol promises
+  kRpcStatus,    // a gRPC call ended with a status other than OK (code in `status`)
 };
 const char* FailureKindName(FailureKind kind);
+// gRPC status code -> its canonical name ("UNAVAILABLE").
+const char* GrpcCodeName(int code);
 
 // What came back (body only when `ok`, or when the caller asked for it).
+// Over gRPC: `status` is the call's status code (0 = OK), `body` the
+// serialised response message (or the error message).
 struct HttpResponse {
   int status = 0;
   std::string body;
@@ -46,7 +55,8 @@ struct Embeddings {
   std::vector<float> values;  // rows * dim, row-major
 };
 
-// Error key for counting: "http_503", "timeout", "connection", "bad_response".
+// Error key for counting: "http_503", "grpc_RESOURCE_EXHAUSTED", "timeout",
+// "connection", "bad_response".
 std::string FailureKey(FailureKind kind, int http_status);
 
 }  // namespace clipserve::bench

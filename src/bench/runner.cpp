@@ -11,11 +11,10 @@
 #include <sstream>
 #include <thread>
 
-#include "bench/http_client.h"
-#include "bench/http_session.h"
 #include "bench/interrupt.h"
 #include "bench/load.h"
 #include "bench/server_process.h"
+#include "bench/transport.h"
 
 namespace clipserve::bench {
 
@@ -73,15 +72,15 @@ class BackendRunner {
   BackendRunner(const BenchConfig& cfg, const std::string& backend, const RunInputs& inputs, std::ostream& log)
       : cfg_(cfg), inputs_(inputs), log_(log) {
     run_.backend = backend;
-    run_.url = backend == "triton" ? cfg.triton_url : cfg.pytorch_url;
     timeout_ = Ms(static_cast<long long>(std::llround(cfg.timeout_s * 1000)));
   }
 
   BackendRun Run() {
-    auto ep = ParseUrl(run_.url);
-    if (!ep.ok()) return Fail("setup", ep.status().message());
-    endpoint_ = *ep;
-    if (!cfg_.api_key.empty()) endpoint_.headers.emplace_back("Authorization", "Bearer " + cfg_.api_key);
+    if (!MakeProtocol()) return std::move(run_);
+    auto target = ParseTarget(protocol_->transport(), run_.url);
+    if (!target.ok()) return Fail("setup", target.status().message());
+    target_ = *target;
+    if (!cfg_.api_key.empty()) target_.endpoint.headers.emplace_back("Authorization", "Bearer " + cfg_.api_key);
     if (run_.backend == "triton" && !cfg_.triton_metrics_url.empty()) {
       auto mep = ParseUrl(cfg_.triton_metrics_url);
       if (mep.ok()) {
@@ -91,7 +90,6 @@ class BackendRunner {
         run_.server_metrics_error = mep.status().message();
       }
     }
-    if (!MakeProtocol()) return std::move(run_);
     if (!cfg_.server_cmd.empty() && !LaunchServer()) {
       Finish();
       return std::move(run_);
@@ -120,28 +118,41 @@ class BackendRunner {
 
   bool MakeProtocol() {
     if (run_.backend == "pytorch") {
+      run_.url = cfg_.pytorch_url;
       auto in = ParsePytorchInput(cfg_.pytorch_input);
       if (!in.ok()) return Fail("setup", in.status().message()), false;
       protocol_ = MakeRestProtocol(*in);
     } else {
       auto in = ParseTritonInput(cfg_.triton_input);
       if (!in.ok()) return Fail("setup", in.status().message()), false;
+      auto transport = ParseTransport(cfg_.triton_protocol);
+      if (!transport.ok()) return Fail("setup", transport.status().message()), false;
       triton_input_ = *in;
-      run_.model = *in == TritonInput::kImageBytes ? cfg_.triton_model + "_image" : cfg_.triton_model;
-      protocol_ = MakeKserveProtocol(*in, cfg_.triton_model);
+      if (*transport == Transport::kGrpc) {
+        run_.url = cfg_.triton_grpc_url;
+        protocol_ = MakeKserveGrpcProtocol(*in, cfg_.triton_model);
+      } else {
+        run_.url = cfg_.triton_url;
+        protocol_ = MakeKserveProtocol(*in, cfg_.triton_model);
+      }
+      run_.model = protocol_->model();
     }
     run_.protocol = protocol_->Describe();
+    run_.transport = TransportName(protocol_->transport());
     return true;
   }
 
-  // Polls `path` until it answers 2xx; returns elapsed ms since exec.
-  std::optional<double> PollUntilOk(const std::string& path, SteadyTime deadline) {
-    HttpSession s(endpoint_, Ms(1000));
+  // Polls the health call until it says yes; returns elapsed ms since exec.
+  std::optional<double> PollUntilYes(Protocol::Health which, SteadyTime deadline) {
+    auto channel = MakeChannel(target_, Ms(1000));
+    const PreparedRequest req = protocol_->HealthRequest(which);
     while (std::chrono::steady_clock::now() < deadline && !Interrupted()) {
       if (server_ && !server_->Alive()) return std::nullopt;
-      auto r = s.Get(path);
+      auto r = channel->Send(req);
       const auto now = std::chrono::steady_clock::now();
-      if (r.failure == FailureKind::kNone) return MsSince(server_->exec_time(), now);
+      if (r.failure == FailureKind::kNone && protocol_->HealthYes(which, r.response)) {
+        return MsSince(server_->exec_time(), now);
+      }
       std::this_thread::sleep_for(Ms(5));
     }
     return std::nullopt;
@@ -158,8 +169,10 @@ class BackendRunner {
     server_ = std::move(*p);
     const auto deadline = server_->exec_time() +
                           Ms(static_cast<long long>(cfg_.server_ready_timeout_s * 1000));
-    run_.cold_start.exec_to_live_ms = PollUntilOk(protocol_->LivePath(), deadline);
-    if (run_.cold_start.exec_to_live_ms) run_.cold_start.exec_to_ready_ms = PollUntilOk(protocol_->ReadyPath(), deadline);
+    run_.cold_start.exec_to_live_ms = PollUntilYes(Protocol::Health::kLive, deadline);
+    if (run_.cold_start.exec_to_live_ms) {
+      run_.cold_start.exec_to_ready_ms = PollUntilYes(Protocol::Health::kReady, deadline);
+    }
     if (!run_.cold_start.exec_to_ready_ms) {
       run_.cold_start.error = server_->Alive() ? "server not ready within " + std::to_string(cfg_.server_ready_timeout_s) + " s"
                                                : "server " + server_->exit_description() + " before becoming ready";
@@ -173,23 +186,20 @@ class BackendRunner {
   // model declared with dims [1] has shape [-1,1]), and for tensor inputs
   // the expected S, so a mismatch fails early with the fix in the message.
   bool ResolveProtocolDetails() {
-    if (run_.backend != "triton") return true;
-    HttpSession s(endpoint_, timeout_);
-    auto r = s.Get("/v2/models/" + run_.model);
+    const auto req = protocol_->InputShapeRequest();
+    if (!req) return true;
+    auto r = MakeChannel(target_, timeout_)->Send(*req);
     if (r.failure != FailureKind::kNone) return true;  // the first request will say why
-    auto j = nlohmann::json::parse(r.response.body, nullptr, false);
-    if (!j.is_object() || !j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty()) return true;
-    const auto& shape = j["inputs"][0].value("shape", nlohmann::json::array());
-    if (!shape.is_array() || shape.empty()) return true;
+    auto shape = protocol_->ParseInputShape(r.response);
+    if (!shape.ok() || shape->empty()) return true;
     if (triton_input_ == TritonInput::kImageBytes) {
-      protocol_ = MakeKserveProtocol(triton_input_, cfg_.triton_model, static_cast<int>(shape.size()));
+      protocol_->SetImageBytesRank(static_cast<int>(shape->size()));
       return true;
     }
-    if (shape.size() == 4 && shape[3].is_number_integer() && shape[3].get<int>() > 0 &&
-        shape[3].get<int>() != cfg_.image_size) {
-      Note("setup", "model '" + run_.model + "' expects " + std::to_string(shape[3].get<int>()) + "x" +
-                        std::to_string(shape[3].get<int>()) + " input tensors; rerun with --image-size " +
-                        std::to_string(shape[3].get<int>()));
+    const std::int64_t s = shape->size() == 4 ? (*shape)[3] : 0;
+    if (s > 0 && s != cfg_.image_size) {
+      Note("setup", "model '" + run_.model + "' expects " + std::to_string(s) + "x" + std::to_string(s) +
+                        " input tensors; rerun with --image-size " + std::to_string(s));
       return false;
     }
     return true;
@@ -204,8 +214,6 @@ class BackendRunner {
       if (!req.ok()) return Fail("setup", req.status().message()), false;
       singles_.push_back(std::move(*req));
     }
-    // Serialised once; the loaded phases only pass pointers to these.
-    for (const auto& r : singles_) single_wires_.push_back(SerializePost(endpoint_, r));
     return true;
   }
 
@@ -220,14 +228,14 @@ class BackendRunner {
     return {FailureKind::kNone, r.response.status, "", t};
   }
 
-  SendOutcome SendChecked(HttpSession& s, const PreparedRequest& req, Embeddings* out = nullptr) {
-    return Checked(s.Post(req), req.images, out);
+  SendOutcome SendChecked(Channel& c, const PreparedRequest& req, Embeddings* out = nullptr) {
+    return Checked(c.Send(req), req.images, out);
   }
 
   void MeasureFirstRequest() {
-    HttpSession s(endpoint_, timeout_);  // fresh connection: connect is part of a first request
+    auto c = MakeChannel(target_, timeout_);  // fresh connection: connect is part of a first request
     const SteadyTime t0 = std::chrono::steady_clock::now();
-    SendOutcome o = SendChecked(s, singles_[0]);
+    SendOutcome o = SendChecked(*c, singles_[0]);
     if (o.failure == FailureKind::kNone) {
       run_.cold_start.first_request_ms = MsSince(t0, *o.response_time);
     } else {
@@ -237,15 +245,17 @@ class BackendRunner {
   }
 
   void FetchServerInfo() {
-    HttpSession s(endpoint_, timeout_);
-    for (const auto& path : protocol_->MetadataPaths()) {
-      auto r = s.Get(path);
-      if (r.failure == FailureKind::kNone) run_.server_info[path] = r.response.body;
+    auto c = MakeChannel(target_, timeout_);
+    for (const auto& req : protocol_->MetadataRequests()) {
+      auto r = c->Send(req);
+      if (r.failure != FailureKind::kNone) continue;
+      auto j = protocol_->MetadataJson(req, r.response);
+      if (j.ok()) run_.server_info[req.path] = std::move(*j);
     }
   }
 
   void RunProbes() {
-    HttpSession s(endpoint_, timeout_);
+    auto c = MakeChannel(target_, timeout_);
     for (const auto& probe : inputs_.probes) {
       const InputImage* img = &probe;
       auto req = protocol_->Build(std::span<const InputImage* const>(&img, 1));
@@ -254,7 +264,7 @@ class BackendRunner {
         break;
       }
       Embeddings e;
-      SendOutcome o = SendChecked(s, *req, &e);
+      SendOutcome o = SendChecked(*c, *req, &e);
       if (o.failure != FailureKind::kNone) {
         run_.probes.error = "probe " + probe.name + ": " + o.detail;
         break;
@@ -271,12 +281,10 @@ class BackendRunner {
 
   Counters Scrape() {
     Counters c;
-    if (run_.backend != "triton") return c;
-    if (auto path = protocol_->StatsPath()) {
-      HttpSession s(endpoint_, timeout_);
-      auto r = s.Get(*path);
+    if (auto req = protocol_->StatsRequest()) {
+      auto r = MakeChannel(target_, timeout_)->Send(*req);
       if (r.failure == FailureKind::kNone) {
-        auto parsed = ParseTritonStats(r.response.body, run_.model);
+        auto parsed = protocol_->ParseStats(r.response);
         if (parsed.ok()) c.stats = *parsed;
       }
     }
@@ -348,13 +356,13 @@ class BackendRunner {
   }
 
   // Untimed warm-up on the session the timed requests then reuse.
-  void Warmup(PhaseMeasurement& m, HttpSession& s, const std::vector<PreparedRequest>& reqs) {
+  void Warmup(PhaseMeasurement& m, Channel& s, const std::vector<PreparedRequest>& reqs) {
     for (int i = 0; i < cfg_.warmup; ++i) (void)SendChecked(s, reqs[static_cast<std::size_t>(i) % reqs.size()]);
     m.warmup = cfg_.warmup;
   }
 
   // `iterations` sequential requests on one keep-alive connection.
-  void Sequential(PhaseMeasurement& m, HttpSession& s, const std::vector<PreparedRequest>& reqs) {
+  void Sequential(PhaseMeasurement& m, Channel& s, const std::vector<PreparedRequest>& reqs) {
     Progress progress;
     ProgressLine line(cfg_.progress, run_.backend + " " + m.name, progress);
     RunClosedLoop(1, cfg_.iterations, RealClock::Instance(),
@@ -362,24 +370,27 @@ class BackendRunner {
                   m, &progress);
   }
 
-  // The loaded phases' client: `n` connections opened and answered (one GET
-  // of the liveness path each) before timing.
-  std::unique_ptr<HttpClient> OpenClient(const std::string& phase, int n) {
-    auto client = std::make_unique<HttpClient>(endpoint_, HttpClientOptions{cfg_.client_threads, timeout_});
-    const int answered = client->Open(n, protocol_->LivePath());
+  // The loaded phases' client: `n` connections opened and answered (one
+  // liveness call each) before timing, and the single-image requests
+  // prepared for it (serialised once; sends only pass handles).
+  std::unique_ptr<AsyncChannels> OpenClient(const std::string& phase, int n) {
+    auto client = MakeAsyncChannels(target_, cfg_.client_threads, timeout_);
+    const int answered = client->Open(n, protocol_->HealthRequest(Protocol::Health::kLive));
     if (answered < n) {
       log_ << "  " << run_.backend << " " << phase << ": " << answered << " of " << n
            << " connections answered before timing\n";
     }
+    single_handles_.clear();
+    for (const auto& r : singles_) single_handles_.push_back(client->Prepare(r));
     return client;
   }
 
   // Request i is single image i % pool; it is validated on the I/O thread
   // that read it, after its response time was taken.
-  AsyncSendFn AsyncSinglesSender(HttpClient& client) {
+  AsyncSendFn AsyncSinglesSender(AsyncChannels& client) {
     return [this, &client](int connection, std::int64_t i, SendDone done) {
       const std::size_t k = static_cast<std::size_t>(i) % singles_.size();
-      client.Send(connection, single_wires_[k], [this, k, done = std::move(done)](SendResult&& r) {
+      client.Send(connection, single_handles_[k], [this, k, done = std::move(done)](SendResult&& r) {
         done(Checked(r, singles_[k].images));
       });
     };
@@ -387,9 +398,9 @@ class BackendRunner {
 
   void RunTimedPhases() {
     {
-      HttpSession s(endpoint_, timeout_);
-      Phase("single", 1, [&](PhaseMeasurement& m) { Warmup(m, s, singles_); },
-            [&](PhaseMeasurement& m) { Sequential(m, s, singles_); });
+      auto s = MakeChannel(target_, timeout_);
+      Phase("single", 1, [&](PhaseMeasurement& m) { Warmup(m, *s, singles_); },
+            [&](PhaseMeasurement& m) { Sequential(m, *s, singles_); });
     }
 
     auto sizes = ParseBatchSizes(cfg_.batch_sizes);
@@ -418,13 +429,13 @@ class BackendRunner {
         run_.phases.push_back(std::move(m));
         continue;
       }
-      HttpSession s(endpoint_, timeout_);
-      Phase(name, n, [&](PhaseMeasurement& m) { Warmup(m, s, reqs); },
-            [&](PhaseMeasurement& m) { Sequential(m, s, reqs); });
+      auto s = MakeChannel(target_, timeout_);
+      Phase(name, n, [&](PhaseMeasurement& m) { Warmup(m, *s, reqs); },
+            [&](PhaseMeasurement& m) { Sequential(m, *s, reqs); });
     }
 
     if (cfg_.concurrent_requests > 0) {
-      std::unique_ptr<HttpClient> client;
+      std::unique_ptr<AsyncChannels> client;
       Phase("concurrent", 1, [&](PhaseMeasurement&) { client = OpenClient("concurrent", cfg_.concurrency); },
             [&](PhaseMeasurement& m) {
         GpuSampler sampler(200);
@@ -440,7 +451,7 @@ class BackendRunner {
     }
 
     if (cfg_.request_rate > 0) {
-      std::unique_ptr<HttpClient> client;
+      std::unique_ptr<AsyncChannels> client;
       Phase("open_loop", 1, [&](PhaseMeasurement&) { client = OpenClient("open_loop", cfg_.open_loop_workers); },
             [&](PhaseMeasurement& m) {
         const Arrival arrival = ParseArrival(cfg_.arrival).ok() ? *ParseArrival(cfg_.arrival) : Arrival::kPoisson;
@@ -484,14 +495,14 @@ class BackendRunner {
   const RunInputs& inputs_;
   std::ostream& log_;
   BackendRun run_;
-  Endpoint endpoint_;
+  Target target_;
   std::optional<Endpoint> metrics_endpoint_;
   Ms timeout_{60000};
   std::unique_ptr<Protocol> protocol_;
   TritonInput triton_input_ = TritonInput::kTensor;
   std::unique_ptr<ServerProcess> server_;
   std::vector<PreparedRequest> singles_;
-  std::vector<WireRequest> single_wires_;  // views of singles_' bodies
+  std::vector<std::size_t> single_handles_;  // singles_ prepared on the loaded phases' client
 };
 
 }  // namespace

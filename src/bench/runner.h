@@ -36,6 +36,7 @@ struct BackendRun {
   std::string backend;                      // "pytorch" | "triton"
   std::string url;
   std::string protocol;                     // Protocol::Describe()
+  std::string transport;                    // "http" | "grpc"
   std::string model;                        // v2 model name, "" for REST
   ColdStart cold_start;
   std::vector<PhaseMeasurement> phases;

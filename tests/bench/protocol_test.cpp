@@ -45,7 +45,8 @@ TEST(KserveProtocol, BinaryTensorRequestLayout) {
 }
 
 TEST(KserveProtocol, ImageBytesElementsAreLengthPrefixed) {
-  auto p = MakeKserveProtocol(TritonInput::kImageBytes, "m", 2);
+  auto p = MakeKserveProtocol(TritonInput::kImageBytes, "m");
+  p->SetImageBytesRank(2);
   InputImage a = Img({9, 8, 7}), b = Img({6});
   const InputImage* imgs[] = {&a, &b};
   auto req = p->Build(imgs);
@@ -60,7 +61,7 @@ TEST(KserveProtocol, ImageBytesElementsAreLengthPrefixed) {
   const std::string expected("\x03\x00\x00\x00\x09\x08\x07\x01\x00\x00\x00\x06", 12);
   EXPECT_EQ(bin, expected);
   EXPECT_EQ(h["inputs"][0]["parameters"]["binary_data_size"], 12);
-  auto rank1 = MakeKserveProtocol(TritonInput::kImageBytes, "m", 1)->Build(imgs);
+  auto rank1 = MakeKserveProtocol(TritonInput::kImageBytes, "m")->Build(imgs);
   EXPECT_EQ(json::parse(rank1->body.substr(0, std::stoul(rank1->headers[0].second)))["inputs"][0]["shape"], json({2}));
 }
 
