@@ -24,6 +24,13 @@ int main(int argc, char** argv) {
   cli.add_option("--warmup", c.warmup, "untimed requests before each single/batch phase")->capture_default_str();
   cli.add_option("--triton-model", c.triton_model, "v2 model name")->capture_default_str();
   cli.add_option("--triton-input", c.triton_input, "tensor (binary FP32) | tensor-json | image-bytes (model <m>_image)")->capture_default_str();
+  cli.add_option("--triton-protocol,-i", c.triton_protocol, "the triton backend's protocol: http | grpc (KServe v2 over gRPC)")
+      ->capture_default_str();
+  cli.add_option("--triton-grpc-url", c.triton_grpc_url, "KServe v2 gRPC target host:port (--triton-protocol grpc)")
+      ->capture_default_str();
+  cli.add_option("--protocols", c.protocols,
+                 "protocol comparison: run the triton backend over each (e.g. http,grpc), with FP32 tensors and with "
+                 "JPEG bytes, one results file each plus a side-by-side table");
   cli.add_option("--pytorch-input", c.pytorch_input, "base64 (/embed/base64) | multipart (/embed/batch)")->capture_default_str();
   cli.add_option("--images", c.images_dir, "directory of .jpg/.png/.webp files (default: synthetic images)");
   cli.add_option("--seed", c.seed, "seed of the synthetic images and Poisson arrivals")->capture_default_str();

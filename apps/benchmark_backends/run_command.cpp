@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -16,13 +17,12 @@ namespace clipserve::bench::app {
 
 using nlohmann::json;
 
-int RunBenchmarkCommand(BenchConfig config) {
-  ResolveDefaults(config);
-  if (Status st = ValidateConfig(config); !st.ok()) {
-    std::cerr << "benchmark_backends: " << st.message() << "\n";
-    return 1;
-  }
-  InstallInterruptHandlers();  // Ctrl-C: stop sending, still write the JSON
+namespace {
+
+// One benchmark run over the selected backends: the results document, with
+// the report printed. `exit_code` gets 0 (all phases ran) or 2 (failures).
+json RunOnce(const BenchConfig& config, const RunInputs* inputs, const std::string& inputs_description,
+             const std::string& inputs_error) {
   RunResult result;
   result.config = config;
   result.timestamp = IsoTimestampNow();
@@ -30,26 +30,21 @@ int RunBenchmarkCommand(BenchConfig config) {
   result.gpu_specs = QueryGpuSpecs();
   result.gpu_before = QueryGpuState();
   result.image_source = config.images_dir.empty() ? "synthetic" : config.images_dir;
-  std::cout << "benchmark_backends: backend=" << config.backend << " iterations=" << config.iterations
-            << " batch_sizes=" << config.batch_sizes << " concurrency=" << config.concurrency
-            << " concurrent_requests=" << config.concurrent_requests << "\n";
-  std::vector<std::string> setup_failures;
-  auto inputs = MakeRunInputs(config, &result.inputs_description);
-  if (!inputs.ok()) {
-    setup_failures.push_back("inputs: " + inputs.status().message());
-    std::cout << "  ! inputs: " << inputs.status().message() << "\n";
-  } else {
-    std::cout << "inputs: " << result.inputs_description << "\n";
+  result.inputs_description = inputs_description;
+  if (inputs) {
     for (const auto& backend : SelectedBackends(config)) {
+      const bool grpc = backend == "triton" && config.triton_protocol == "grpc";
       std::cout << "running " << backend << " against "
-                << (backend == "triton" ? config.triton_url : config.pytorch_url) << "\n";
+                << (backend == "triton" ? (grpc ? "grpc://" + config.triton_grpc_url : config.triton_url)
+                                        : config.pytorch_url)
+                << "\n";
       result.backends.push_back(RunBackend(config, backend, *inputs, std::cout));
     }
   }
   result.gpu_after = QueryGpuState();
 
   json doc = BuildResultJson(result);
-  for (const auto& f : setup_failures) doc["failures"].push_back(f);
+  if (!inputs_error.empty()) doc["failures"].push_back("inputs: " + inputs_error);
   if (Interrupted()) doc["failures"].push_back("run interrupted by a signal: later phases skipped");
   std::optional<json> reference;
   if (!config.parity_reference.empty()) {
@@ -60,13 +55,105 @@ int RunBenchmarkCommand(BenchConfig config) {
   doc["parity"] = ComputeParity(doc, reference ? &*reference : nullptr, config.parity_reference);
   if (config.price_per_hour > 0) doc["cost"] = ComputeCost(doc, config.price_per_hour);
   doc["tradeoffs"] = DeriveTradeoffs(CollectBackends({{"run", &doc}}));
-
   PrintRunReport(doc, std::cout);
-  if (Status st = WriteJsonFile(doc, config.output); !st.ok()) {
+  return doc;
+}
+
+// Writes `doc` to `path`; on failure prints it to stdout (never lose results).
+bool WriteOrPrint(const json& doc, const std::string& path) {
+  if (Status st = WriteJsonFile(doc, path); !st.ok()) {
     std::cerr << "benchmark_backends: " << st.message() << "\n";
-    std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";  // never lose the results
+    std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    return false;
+  }
+  return true;
+}
+
+std::string WithSuffix(const std::string& path, const std::string& suffix) {
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + suffix;
+  return path.substr(0, dot) + suffix + path.substr(dot);
+}
+
+// The protocol comparison (--protocols http,grpc): the triton backend over
+// each protocol, with FP32 tensors and with JPEG bytes, against the same
+// server; one ordinary results file per run, and a summary document that
+// puts single-image latency, the largest batch's latency and concurrent
+// throughput side by side.
+int RunProtocolComparison(const BenchConfig& base, const RunInputs* inputs, const std::string& inputs_description,
+                          const std::string& inputs_error) {
+  const auto protocols = *ParseProtocols(base.protocols);
+  const auto sizes = *ParseBatchSizes(base.batch_sizes);
+  const int largest = *std::max_element(sizes.begin(), sizes.end());
+  json rows = json::array();
+  bool all_ok = true;
+  for (const char* input : {"tensor", "image-bytes"}) {
+    for (Transport t : protocols) {
+      BenchConfig c = base;
+      c.backend = "triton";
+      c.triton_input = input;
+      c.triton_protocol = TransportName(t);
+      c.output = WithSuffix(base.output, std::string("_") + TransportName(t) + "_" + input);
+      std::cout << "\n=== protocol " << TransportName(t) << ", input " << input << " ===\n";
+      json doc = RunOnce(c, inputs, inputs_description, inputs_error);
+      all_ok &= WriteOrPrint(doc, c.output) && doc["failures"].empty();
+      const json& b = doc.value("triton", json::object());
+      rows.push_back({{"protocol", TransportName(t)},
+                      {"input", input},
+                      {"results_file", c.output},
+                      {"wire", b.value("protocol", "")},
+                      {"single_p50_ms", MetricOf(b, "single.p50_ms")},
+                      {"single_p99_ms", MetricOf(b, "single.p99_ms")},
+                      {"largest_batch", largest},
+                      {"batch_mean_ms", MetricOf(b, "batch_" + std::to_string(largest) + ".mean_ms")},
+                      {"concurrent_rps", MetricOf(b, "concurrent.throughput_rps")},
+                      {"client_cpu_us_per_request", MetricOf(b, "client_cpu.cpu_us_per_request")},
+                      {"failures", doc["failures"].size()}});
+    }
+  }
+  json summary = {{"timestamp", IsoTimestampNow()},
+                  {"protocol_comparison", rows},
+                  {"config", {{"protocols", base.protocols},
+                              {"triton_url", base.triton_url},
+                              {"triton_grpc_url", base.triton_grpc_url},
+                              {"triton_model", base.triton_model},
+                              {"iterations", base.iterations},
+                              {"batch_sizes", base.batch_sizes},
+                              {"concurrency", base.concurrency},
+                              {"concurrent_requests", base.concurrent_requests}}},
+                  {"note", "one server, runs one after another; each row's full results are in its results_file"}};
+  std::cout << "\n";
+  PrintProtocolComparison(summary, std::cout);
+  all_ok &= WriteOrPrint(summary, base.output);
+  std::cout.flush();
+  return all_ok ? 0 : 2;
+}
+
+}  // namespace
+
+int RunBenchmarkCommand(BenchConfig config) {
+  ResolveDefaults(config);
+  if (Status st = ValidateConfig(config); !st.ok()) {
+    std::cerr << "benchmark_backends: " << st.message() << "\n";
     return 1;
   }
+  InstallInterruptHandlers();  // Ctrl-C: stop sending, still write the JSON
+  std::cout << "benchmark_backends: backend=" << config.backend << " iterations=" << config.iterations
+            << " batch_sizes=" << config.batch_sizes << " concurrency=" << config.concurrency
+            << " concurrent_requests=" << config.concurrent_requests << "\n";
+  std::string description, error;
+  auto inputs = MakeRunInputs(config, &description);
+  if (!inputs.ok()) {
+    error = inputs.status().message();
+    std::cout << "  ! inputs: " << error << "\n";
+  } else {
+    std::cout << "inputs: " << description << "\n";
+  }
+  const RunInputs* in = inputs.ok() ? &*inputs : nullptr;
+  if (!config.protocols.empty()) return RunProtocolComparison(config, in, description, error);
+  json doc = RunOnce(config, in, description, error);
+  if (!WriteOrPrint(doc, config.output)) return 1;
   std::cout.flush();
   return doc["failures"].empty() ? 0 : 2;
 }

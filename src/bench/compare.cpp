@@ -72,6 +72,19 @@ std::vector<std::string> FairnessWarnings(const std::vector<BackendView>& views)
   if (views.size() >= 2) {
     check_views("Server precisions", "precision");
     check_views("Server CPU ISAs", "cpu_isa");
+    // HTTP against gRPC is a different setting: the transport's cost is in
+    // every latency. Results from before the field existed were HTTP.
+    std::set<std::string> seen;
+    std::string detail;
+    for (const auto& v : views) {
+      const std::string t = v.data->value("transport", "http");
+      seen.insert(t);
+      detail += (detail.empty() ? "" : ", ") + v.label + "=" + t;
+    }
+    if (seen.size() > 1) {
+      w.push_back("Transports differ (" + detail + "): latencies include each protocol's own cost, so this is not "
+                  "the same setting");
+    }
   }
   std::set<const json*> docs;
   for (const auto& v : views) docs.insert(v.doc);

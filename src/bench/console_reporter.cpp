@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "bench/analysis.h"
 #include "bench/compare.h"
@@ -143,6 +144,49 @@ void PrintRunReport(const json& doc, std::ostream& out) {
     for (const auto& t : doc["tradeoffs"]) out << "  - " << t.get<std::string>() << "\n";
   }
   if (doc.contains("results_file")) out << "\nResults saved to " << doc["results_file"].get<std::string>() << "\n";
+}
+
+void PrintProtocolComparison(const nlohmann::json& summary, std::ostream& out) {
+  const nlohmann::json rows = summary.value("protocol_comparison", nlohmann::json::array());
+  if (rows.empty()) return;
+  auto num = [](const nlohmann::json& r, const char* k) {
+    return r.contains(k) && r[k].is_number() ? r[k].get<double>() : std::numeric_limits<double>::quiet_NaN();
+  };
+  auto cell = [](double v, int prec) {
+    if (!std::isfinite(v)) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+    return std::string(buf);
+  };
+  const int largest = rows[0].value("largest_batch", 0);
+  const std::string batch_col = "batch_" + std::to_string(largest) + " mean ms";
+  char line[256];
+  out << "Protocol comparison (triton backend, one server, runs one after another)\n";
+  std::snprintf(line, sizeof line, "  %-12s %-9s %14s %14s %18s %16s %16s\n", "input", "protocol", "single p50 ms",
+                "single p99 ms", batch_col.c_str(), "concurrent rps", "client us/req");
+  out << line;
+  for (const auto& r : rows) {
+    std::snprintf(line, sizeof line, "  %-12s %-9s %14s %14s %18s %16s %16s%s\n", r.value("input", "").c_str(),
+                  r.value("protocol", "").c_str(), cell(num(r, "single_p50_ms"), 2).c_str(),
+                  cell(num(r, "single_p99_ms"), 2).c_str(), cell(num(r, "batch_mean_ms"), 2).c_str(),
+                  cell(num(r, "concurrent_rps"), 1).c_str(), cell(num(r, "client_cpu_us_per_request"), 0).c_str(),
+                  r.value("failures", 0) > 0 ? "  (failures: see its results file)" : "");
+    out << line;
+  }
+  // Ratios against the first protocol of the same input.
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (rows[j].value("input", "") != rows[i].value("input", "")) continue;
+      auto ratio = [&](const char* k) { return num(rows[i], k) / num(rows[j], k); };
+      std::snprintf(line, sizeof line,
+                    "  %s, %s / %s: single p50 x%s, batch_%d x%s, concurrent throughput x%s\n",
+                    rows[i].value("input", "").c_str(), rows[i].value("protocol", "").c_str(),
+                    rows[j].value("protocol", "").c_str(), cell(ratio("single_p50_ms"), 2).c_str(), largest,
+                    cell(ratio("batch_mean_ms"), 2).c_str(), cell(ratio("concurrent_rps"), 2).c_str());
+      out << line;
+      break;
+    }
+  }
 }
 
 }  // namespace clipserve::bench

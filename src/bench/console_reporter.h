@@ -10,5 +10,8 @@ namespace clipserve::bench {
 
 void PrintBackendSection(const std::string& backend, const nlohmann::json& data, std::ostream& out);
 void PrintRunReport(const nlohmann::json& doc, std::ostream& out);
+// The --protocols summary: one row per (input, protocol), and per input the
+// ratio of every other protocol to the first.
+void PrintProtocolComparison(const nlohmann::json& summary, std::ostream& out);
 
 }  // namespace clipserve::bench

@@ -44,6 +44,7 @@ class ClipServer {
     if (std::regex_search(text, m, std::regex(R"(rest=([0-9.]+:\d+))"))) rest = "http://" + m[1].str();
     if (std::regex_search(text, m, std::regex(R"(http=([0-9.]+:\d+))"))) http = "http://" + m[1].str();
     if (std::regex_search(text, m, std::regex(R"(metrics=([0-9.]+:\d+))"))) metrics = "http://" + m[1].str() + "/metrics";
+    if (std::regex_search(text, m, std::regex(R"(grpc=([0-9.]+:\d+))"))) grpc = m[1].str();
   }
   ~ClipServer() { Kill(SIGTERM); }
   void Kill(int sig) {
@@ -51,7 +52,7 @@ class ClipServer {
     child_.WaitExit();
   }
   bool ready = false;
-  std::string rest, http, metrics;
+  std::string rest, http, metrics, grpc;
 
  private:
   static std::vector<std::string> Args(const std::string& api, std::vector<std::string> extra) {
@@ -149,6 +150,79 @@ TEST_F(ClipServerE2E, ImageBytesAndJsonTensorModes) {
                   " --triton-metrics-url " + kserve.metrics + kSmall + " --output " + out);
     EXPECT_EQ(r.code, 0) << mode << "\n" << r.out;
   }
+}
+
+// The same server over KServe v2 HTTP and gRPC (issue 11): the gRPC run has
+// every phase, the server's per-phase statistics and the same embeddings;
+// compare says the two are not the same setting.
+TEST_F(ClipServerE2E, GrpcRunMatchesHttpRunAndCompareSaysTheyDiffer) {
+  ClipServer kserve("kserve", {"--api-key", "k3y"});
+  ASSERT_TRUE(kserve.ready);
+  ASSERT_FALSE(kserve.grpc.empty());
+  const std::string http_json = dir_ + "/http.json", grpc_json = dir_ + "/grpc.json";
+  const std::string common = "--backend triton --api-key k3y --triton-metrics-url " + kserve.metrics + kSmall;
+  Ran h = Bench(common + " --triton-url " + kserve.http + " --output " + http_json);
+  ASSERT_EQ(h.code, 0) << h.out;
+  Ran g = Bench(common + " --triton-protocol grpc --triton-grpc-url " + kserve.grpc + " --request-rate 100 --duration 0.5" +
+                " --parity-reference " + http_json + " --output " + grpc_json);
+  ASSERT_EQ(g.code, 0) << g.out;
+  auto doc = ReadJsonFile(grpc_json);
+  ASSERT_TRUE(doc.ok());
+  const json& t = (*doc)["triton"];
+  EXPECT_EQ(t["transport"], "grpc");
+  EXPECT_EQ(t["protocol"], "kserve-v2-grpc/raw-tensor");
+  EXPECT_EQ((*doc)["config"]["triton_protocol"], "grpc");
+  EXPECT_EQ(t["single"]["count"], 6);
+  EXPECT_EQ(t["batch_8"]["server"]["avg_batch_size"], 8);
+  EXPECT_EQ(t["concurrent"]["count"], 40);
+  EXPECT_EQ(t["concurrent"]["server"]["requests"], 40);
+  EXPECT_EQ(t["open_loop"]["errors"], 0);
+  EXPECT_GT(t["open_loop"]["count"].get<int>(), 0);
+  EXPECT_TRUE(t["server_info"]["/inference.GRPCInferenceService/ServerMetadata"]["name"].is_string());
+  EXPECT_EQ(t["server_compute"]["precision"], "fp32");
+  EXPECT_EQ((*doc)["parity"]["status"], "ok") << (*doc)["parity"].dump();
+  EXPECT_GT((*doc)["parity"]["comparisons"][0]["min_cosine"].get<double>(), 0.99999);
+  Ran c = Bench("compare " + http_json + " " + grpc_json);
+  EXPECT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("Transports differ"), std::string::npos) << c.out;
+
+  // Without the key, every gRPC inference is UNAUTHENTICATED, counted by its code.
+  const std::string denied = dir_ + "/denied.json";
+  Bench("--backend triton --triton-protocol grpc --triton-grpc-url " + kserve.grpc + " --triton-metrics-url ''" + kSmall +
+        " --output " + denied);
+  auto d = ReadJsonFile(denied);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ((*d)["triton"]["concurrent"]["errors_by_kind"]["grpc_UNAUTHENTICATED"], 40) << (*d)["triton"]["concurrent"].dump();
+}
+
+// --protocols http,grpc: four runs (two protocols x tensor / image bytes)
+// against one server, a results file each and the side-by-side summary.
+TEST_F(ClipServerE2E, ProtocolComparisonRunsEveryProtocolAndInput) {
+  ClipServer kserve("kserve");
+  ASSERT_TRUE(kserve.ready);
+  const std::string out = dir_ + "/protocols.json";
+  Ran r = Bench("--protocols http,grpc --triton-url " + kserve.http + " --triton-grpc-url " + kserve.grpc +
+                " --triton-metrics-url " + kserve.metrics + kSmall + " --output " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("Protocol comparison"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tensor, grpc / http"), std::string::npos) << r.out;
+  auto doc = ReadJsonFile(out);
+  ASSERT_TRUE(doc.ok());
+  const json& rows = (*doc)["protocol_comparison"];
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row["failures"], 0) << row.dump();
+    EXPECT_GT(row["single_p50_ms"].get<double>(), 0) << row.dump();
+    EXPECT_GT(row["batch_mean_ms"].get<double>(), 0) << row.dump();
+    EXPECT_GT(row["concurrent_rps"].get<double>(), 0) << row.dump();
+    auto each = ReadJsonFile(row["results_file"].get<std::string>());
+    ASSERT_TRUE(each.ok()) << row.dump();
+    EXPECT_EQ((*each)["triton"]["transport"], row["protocol"]);
+    EXPECT_EQ((*each)["config"]["triton_input"], row["input"]);
+  }
+  EXPECT_EQ(rows[1]["protocol"], "grpc");
+  EXPECT_EQ(rows[2]["input"], "image-bytes");
+  EXPECT_EQ(rows[3]["wire"], "kserve-v2-grpc/image-bytes");
 }
 
 // Against clip-server --api-key --protect-metrics: with --api-key the run is
