@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cctype>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -42,25 +43,34 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// One call in flight: what gRPC needs to outlive it.
+// One call in flight: what gRPC needs to outlive it. Its context holds the
+// channel, so whoever drops the last Call may destroy the channel: that is
+// never a gRPC thread (the completion hands the Call on).
 struct Call {
   grpc::ClientContext context;
   grpc::ByteBuffer request;
   grpc::ByteBuffer response;
+  std::shared_ptr<grpc::Channel> channel;
 };
+using CallPtr = std::shared_ptr<Call>;
+
+// Runs on a gRPC thread with the result and the Call, which it must pass to
+// another thread to be released there.
+using OnResult = std::function<void(SendResult&&, CallPtr&&)>;
 
 void StartCall(grpc::GenericStub& stub, std::shared_ptr<grpc::Channel> channel, const Endpoint& endpoint,
-               std::chrono::milliseconds timeout, const PreparedRequest& request,
-               std::function<void(SendResult&&)> on_result) {
+               std::chrono::milliseconds timeout, const PreparedRequest& request, OnResult on_result) {
   auto call = std::make_shared<Call>();
+  call->channel = std::move(channel);
   call->context.set_deadline(std::chrono::system_clock::now() + timeout);
   for (const auto& [k, v] : endpoint.headers) call->context.AddMetadata(Lower(k), v);
   for (const auto& [k, v] : request.headers) call->context.AddMetadata(Lower(k), v);
   // The body stays where it is: a static slice refers to it, no copy.
   grpc::Slice slice(const_cast<char*>(request.body.data()), request.body.size(), grpc::Slice::STATIC_SLICE);
   call->request = grpc::ByteBuffer(&slice, 1);
-  stub.UnaryCall(&call->context, request.path, grpc::StubOptions(), &call->request, &call->response,
-                 [call, channel = std::move(channel), on_result = std::move(on_result)](grpc::Status status) {
+  Call* raw = call.get();
+  stub.UnaryCall(&raw->context, request.path, grpc::StubOptions(), &raw->request, &raw->response,
+                 [call = std::move(call), on_result = std::move(on_result)](grpc::Status status) mutable {
     SendResult r;
     r.response_time = std::chrono::steady_clock::now();
     r.response.status = static_cast<int>(status.error_code());
@@ -77,7 +87,7 @@ void StartCall(grpc::GenericStub& stub, std::shared_ptr<grpc::Channel> channel, 
       if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         r.failure = FailureKind::kTimeout;
       } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-                 channel->GetState(false) != GRPC_CHANNEL_READY) {
+                 call->channel->GetState(false) != GRPC_CHANNEL_READY) {
         // UNAVAILABLE is also the server's "queue full" / "not ready"; only
         // a channel that lost (or never had) its connection is a connection
         // failure.
@@ -86,7 +96,7 @@ void StartCall(grpc::GenericStub& stub, std::shared_ptr<grpc::Channel> channel, 
         r.failure = FailureKind::kRpcStatus;
       }
     }
-    on_result(std::move(r));
+    on_result(std::move(r), std::move(call));
   });
 }
 
@@ -96,10 +106,11 @@ class GrpcChannel final : public Channel {
       : endpoint_(endpoint), timeout_(timeout), channel_(NewChannel(endpoint)), stub_(channel_) {}
 
   SendResult Send(const PreparedRequest& request) override {
-    std::promise<SendResult> done;
+    std::promise<std::pair<SendResult, CallPtr>> done;
     auto answer = done.get_future();
-    StartCall(stub_, channel_, endpoint_, timeout_, request, [&done](SendResult&& r) { done.set_value(std::move(r)); });
-    return answer.get();
+    StartCall(stub_, channel_, endpoint_, timeout_, request,
+              [&done](SendResult&& r, CallPtr&& call) { done.set_value({std::move(r), std::move(call)}); });
+    return answer.get().first;  // the Call is released here, on the caller's thread
   }
 
  private:
@@ -117,9 +128,11 @@ class GrpcAsyncChannels final : public AsyncChannels {
   }
   ~GrpcAsyncChannels() override {
     {
-      // A completion that arrives from now on is dropped, never run.
-      std::lock_guard<std::mutex> lock(shared_->mu);
-      shared_->stopped = true;
+      // Calls still in flight end by their deadline at the latest; their
+      // Calls are released on the executor thread, which runs until then.
+      std::unique_lock<std::mutex> lock(shared_->mu);
+      shared_->drained.wait_for(lock, timeout_ + std::chrono::seconds(1), [&] { return shared_->in_flight == 0; });
+      shared_->stopped = true;  // a completion that still arrives is dropped, `done` never runs
     }
     shared_->work.reset();
     shared_->ioc.stop();
@@ -128,19 +141,19 @@ class GrpcAsyncChannels final : public AsyncChannels {
 
   int Open(int count, const PreparedRequest& warm) override {
     std::atomic<int> answered{0};
-    std::vector<std::future<void>> waits;
+    std::vector<std::future<CallPtr>> waits;
     for (int k = 0; k < count; ++k) {
       Slot& s = slots_.emplace_back();
       s.channel = NewChannel(endpoint_);
       s.stub = std::make_unique<grpc::GenericStub>(s.channel);
-      auto p = std::make_shared<std::promise<void>>();
+      auto p = std::make_shared<std::promise<CallPtr>>();
       waits.push_back(p->get_future());
-      StartCall(*s.stub, s.channel, endpoint_, timeout_, warm, [p, &answered](SendResult&& r) {
+      StartCall(*s.stub, s.channel, endpoint_, timeout_, warm, [p, &answered](SendResult&& r, CallPtr&& call) {
         if (r.failure == FailureKind::kNone) answered.fetch_add(1);
-        p->set_value();
+        p->set_value(std::move(call));
       });
     }
-    for (auto& w : waits) w.wait();
+    for (auto& w : waits) w.get();  // each Call released here
     return answered.load();
   }
 
@@ -151,11 +164,20 @@ class GrpcAsyncChannels final : public AsyncChannels {
 
   void Send(int connection, std::size_t prepared, Done done) override {
     Slot& s = slots_[static_cast<std::size_t>(connection)];
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      ++shared_->in_flight;
+    }
     StartCall(*s.stub, s.channel, endpoint_, timeout_, *prepared_[prepared],
-              [shared = shared_, done = std::move(done)](SendResult&& r) mutable {
+              [shared = shared_, done = std::move(done)](SendResult&& r, CallPtr&& call) mutable {
       std::lock_guard<std::mutex> lock(shared->mu);
       if (shared->stopped) return;
-      boost::asio::post(shared->ioc, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+      boost::asio::post(shared->ioc, [shared, done = std::move(done), r = std::move(r), call = std::move(call)]() mutable {
+        done(std::move(r));
+        call.reset();
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (--shared->in_flight == 0) shared->drained.notify_all();
+      });
     });
   }
 
@@ -172,6 +194,8 @@ class GrpcAsyncChannels final : public AsyncChannels {
     boost::asio::io_context ioc{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
     std::mutex mu;
+    std::condition_variable drained;
+    int in_flight = 0;
     bool stopped = false;
   };
   Endpoint endpoint_;
