@@ -276,7 +276,10 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 
   // The Triton-worded Status for a service failure, as the HTTP adapter
   // words it (KserveApi::WireStatus); `in` is null before the input is read.
-  Status WireStatus(const GrpcModel& m, const inference::ModelInferRequest* req, const service::EmbedFailure& f) const;
+  // `raw_bytes`: the size of raw_input_contents(0) as it arrived (the
+  // handler may have taken the bytes out of the message since).
+  Status WireStatus(const GrpcModel& m, const inference::ModelInferRequest* req, const service::EmbedFailure& f,
+                    std::size_t raw_bytes = 0) const;
 
   service::ModelService* service_;
   const GrpcServerOptions* options_;
@@ -424,7 +427,7 @@ void GrpcServer::Service::BeginDrain() {
 }
 
 Status GrpcServer::Service::WireStatus(const GrpcModel& m, const inference::ModelInferRequest* req,
-                                       const service::EmbedFailure& f) const {
+                                       const service::EmbedFailure& f, std::size_t raw_bytes) const {
   const inference::ModelInferRequest::InferInputTensor* in = req && req->inputs_size() ? &req->inputs(0) : nullptr;
   const std::string input = in ? in->name() : m.input_name;
   switch (f.kind) {
@@ -446,7 +449,7 @@ Status GrpcServer::Service::WireStatus(const GrpcModel& m, const inference::Mode
       std::vector<std::int64_t> shape(in->shape().begin(), in->shape().end());
       const std::uint64_t elements = kserve::ElementCount(shape);
       if (req->raw_input_contents_size() > 0) {
-        return InvalidArgumentError("unexpected total byte size " + std::to_string(req->raw_input_contents(0).size()) +
+        return InvalidArgumentError("unexpected total byte size " + std::to_string(raw_bytes) +
                                     " for input '" + input + "', expecting " + std::to_string(elements * sizeof(float)));
       }
       return InvalidArgumentError("unexpected number of elements " +
@@ -512,8 +515,9 @@ void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, infe
 
   // The request and response belong to gRPC until Finish; the batcher
   // worker that completes the request fills the response and finishes.
-  auto done = [this, &m, req, res, infer_done](service::EmbedResult out) {
-    if (!out.ok()) return infer_done(WireStatus(m, req, out.failure()), 0);
+  const std::size_t raw_bytes = raw ? req->raw_input_contents(0).size() : 0;
+  auto done = [this, &m, req, res, infer_done, raw_bytes](service::EmbedResult out) {
+    if (!out.ok()) return infer_done(WireStatus(m, req, out.failure(), raw_bytes), 0);
     const auto& r = out->result;
     res->set_model_name(m.name);
     res->set_model_version(service_->options().model_version);
@@ -532,8 +536,14 @@ void GrpcServer::Service::RunInfer(const inference::ModelInferRequest* req, infe
     service::PixelTensor tensor;
     tensor.shape.assign(in.shape().begin(), in.shape().end());
     if (raw) {
-      const std::string& bytes = req->raw_input_contents(0);
-      tensor.values = std::as_bytes(std::span<const char>(bytes.data(), bytes.size()));
+      // The tensor's bytes leave the request message (this handler is its
+      // only reader; gRPC built it non-const and only destroys it), so the
+      // batcher can hold them past Finish and the engine reads them in place
+      // instead of from a copy.
+      auto bytes = std::make_shared<std::string>();
+      const_cast<inference::ModelInferRequest*>(req)->mutable_raw_input_contents(0)->swap(*bytes);
+      tensor.values = std::as_bytes(std::span<const char>(bytes->data(), bytes->size()));
+      tensor.owner = std::move(bytes);
     } else {
       const auto& v = in.contents().fp32_contents();
       tensor.values = std::vector<float>(v.begin(), v.end());
