@@ -46,7 +46,7 @@ struct Flags {
   std::string engine_kind = "torch";
   std::string rest_batching = "off";
   std::string kserve_batching = "on";
-  std::string background_warmup = "on";
+  std::string background_warmup = "off";
   std::string access_log = "on";
   std::string api_key_file;
 };
@@ -102,10 +102,13 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->check(on_off)->envname(env("DYNAMIC_BATCHING_KSERVE"));
   app.add_option("--model-config", c.model_config_path, "Triton config.pbtxt: KServe batching + instance count")
       ->envname(env("MODEL_CONFIG"));
-  app.add_option("--warmup-batch-sizes", c.warmup_batch_sizes, "Batch sizes warmed up before readiness (default 1)")
+  app.add_option("--warmup-batch-sizes", c.warmup_batch_sizes,
+                 "Batch sizes warmed up before readiness (default: every batch shape, powers of two up to the max "
+                 "batch, the preferred sizes and the cap; 1 with --background-warmup on)")
       ->delimiter(',')->envname(env("WARMUP_BATCH_SIZES"));
   app.add_option("--background-warmup", f.background_warmup,
-                 "After readiness, warm up powers of two up to max batch: on|off (default on)")
+                 "Ready after --warmup-batch-sizes (default 1) and warm the other batch shapes after readiness, "
+                 "overlapping whatever is sent first: on|off (default off: ready means warm)")
       ->check(on_off)->envname(env("BACKGROUND_WARMUP"));
 
   app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body (HTTP) or message (gRPC), bytes (default 67108864 = 64 MiB)")

@@ -82,17 +82,23 @@ StatusOr<service::ModelServiceOptions> ServerConfig::ToServiceOptions() const {
   RETURN_IF_ERROR(o.kserve_batching.Validate().WithPrefix("KServe batching"));
 
   const int max_batch = std::max(o.rest_batching.max_batch_size, o.kserve_batching.max_batch_size);
+  // Every size a batch can have would cost sum(1..max) images; powers of
+  // two, the preferred sizes and the cap cover the shapes seen in practice.
+  std::set<int> shapes;
+  for (int s = 1; s <= max_batch; s *= 2) shapes.insert(s);
+  shapes.insert(max_batch);
+  for (int s : o.kserve_batching.preferred_batch_sizes) shapes.insert(std::min(s, max_batch));
   std::set<int> ready_sizes;
-  for (int s : warmup_batch_sizes) ready_sizes.insert(std::min(s, max_batch));
+  if (!warmup_batch_sizes.empty()) {
+    for (int s : warmup_batch_sizes) ready_sizes.insert(std::min(s, max_batch));
+  } else if (background_warmup) {
+    ready_sizes.insert(1);
+  } else {
+    ready_sizes = shapes;
+  }
   o.warmup_batch_sizes.assign(ready_sizes.begin(), ready_sizes.end());
   if (background_warmup) {
-    // Every size a batch can have would cost sum(1..max) images; powers of
-    // two, the preferred sizes and the cap cover the shapes seen in practice.
-    std::set<int> sizes;
-    for (int s = 1; s <= max_batch; s *= 2) sizes.insert(s);
-    sizes.insert(max_batch);
-    for (int s : o.kserve_batching.preferred_batch_sizes) sizes.insert(s);
-    for (int s : sizes) {
+    for (int s : shapes) {
       if (!ready_sizes.count(s)) o.background_warmup_batch_sizes.push_back(s);
     }
   }

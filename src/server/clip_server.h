@@ -46,9 +46,14 @@ struct ServerConfig {
   bool kserve_dynamic_batching = true;
   std::string model_config_path;        // Triton config.pbtxt
 
-  // Warm-up: sizes run before readiness; "all" others in the background.
-  std::vector<int> warmup_batch_sizes = {1};
-  bool background_warmup = true;
+  // Warm-up. Readiness means warm, as Triton's does after model_warmup:
+  // by default every batch shape the batcher forms (powers of two up to the
+  // cap, the preferred sizes, the cap) runs before the server says ready.
+  // `warmup_batch_sizes` replaces that set; `background_warmup` readies the
+  // server after `warmup_batch_sizes` (default {1}) and warms the rest
+  // after readiness, where a benchmark started at once would overlap it.
+  std::vector<int> warmup_batch_sizes;  // empty: every batch shape
+  bool background_warmup = false;
 
   // Limits.
   std::uint64_t max_body_bytes = 64ull << 20;

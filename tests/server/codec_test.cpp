@@ -184,9 +184,33 @@ TEST(ServerConfigTest, DefaultsValidateAndBatchOnlyKserve) {
   EXPECT_FALSE(o->rest_batching.dynamic_batching);
   EXPECT_TRUE(o->kserve_batching.dynamic_batching);
   EXPECT_EQ(o->kserve_batching.max_batch_size, 32);
-  EXPECT_EQ(o->warmup_batch_sizes, (std::vector<int>{1}));
-  // Background warm-up: powers of two and the cap, minus what readiness ran.
-  EXPECT_EQ(o->background_warmup_batch_sizes, (std::vector<int>{2, 4, 8, 16, 32}));
+  // Ready means warm: every batch shape before readiness, none after.
+  EXPECT_EQ(o->warmup_batch_sizes, (std::vector<int>{1, 2, 4, 8, 16, 32}));
+  EXPECT_TRUE(o->background_warmup_batch_sizes.empty());
+}
+
+TEST(ServerConfigTest, WarmupSizesAndTheOptInBackgroundWarmup) {
+  ServerConfig c;
+  c.max_batch_size = 24;
+  c.preferred_batch_sizes = {12};
+  auto all = c.ToServiceOptions();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->warmup_batch_sizes, (std::vector<int>{1, 2, 4, 8, 12, 16, 24}));  // + preferred, + the cap
+  c.background_warmup = true;
+  auto bg = c.ToServiceOptions();
+  ASSERT_TRUE(bg.ok());
+  EXPECT_EQ(bg->warmup_batch_sizes, (std::vector<int>{1}));
+  EXPECT_EQ(bg->background_warmup_batch_sizes, (std::vector<int>{2, 4, 8, 12, 16, 24}));
+  c.warmup_batch_sizes = {1, 8};
+  auto some = c.ToServiceOptions();
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->warmup_batch_sizes, (std::vector<int>{1, 8}));
+  EXPECT_EQ(some->background_warmup_batch_sizes, (std::vector<int>{2, 4, 12, 16, 24}));
+  c.background_warmup = false;
+  auto only = c.ToServiceOptions();
+  ASSERT_TRUE(only.ok());
+  EXPECT_EQ(only->warmup_batch_sizes, (std::vector<int>{1, 8}));  // exactly the sizes asked for
+  EXPECT_TRUE(only->background_warmup_batch_sizes.empty());
 }
 
 TEST(ServerConfigTest, TritonConfigFileDrivesKserveBatching) {

@@ -304,7 +304,7 @@ TEST(ServerE2ETest, ReadinessFollowsTheModelLoad) {
   // A full-size random ViT-B/32 takes far longer to build than one
   // loopback round trip, so the first probes land before readiness.
   auto p = std::make_unique<ServerProcess>(std::vector<std::string>{
-      "--model", "ViT-B-32", "--weights", "random:1", "--threads", "2", "--background-warmup", "off"});
+      "--model", "ViT-B-32", "--weights", "random:1", "--threads", "2", "--warmup-batch-sizes", "1"});
   p->WaitListening();
   httplib::Client v2("127.0.0.1", p->http_port), rest("127.0.0.1", p->rest_port);
   EXPECT_EQ(v2.Get("/v2/health/live")->status, 200);

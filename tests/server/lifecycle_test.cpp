@@ -59,6 +59,23 @@ TEST(LifecycleTest, WarmUpRunsEveryReadinessBatchSizeBeforeReady) {
   EXPECT_EQ(f.engine()->batch_sizes(), (std::vector<int>{1, 4, 8}));
 }
 
+// Ready means warm: with the defaults, every batch shape the batcher can
+// form ran before readiness, and none is counted as an inference.
+TEST(LifecycleTest, ByDefaultEveryBatchShapeIsWarmBeforeReady) {
+  ServerFixture f([](ServerConfig& c) {
+    c.warmup_batch_sizes.clear();
+    c.max_batch_size = 12;
+  });
+  EXPECT_EQ(f.engine()->batch_sizes(), (std::vector<int>{1, 2, 4, 8, 12}));
+  auto c = f.Kserve();
+  auto ready = c->Get("/v2/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto stats = c->Get("/v2/models/openclip_vit_b32/stats");
+  ASSERT_TRUE(stats);
+  EXPECT_NE(stats->body.find("\"inference_count\":0"), std::string::npos) << stats->body;
+}
+
 TEST(LifecycleTest, ConcurrentSingleRequestsAreBatchedTogether) {
   ServerFixture f;
   EngineGate gate;

@@ -30,6 +30,7 @@ class ServerFixture {
     config_.access_log = false;
     config_.http_threads = 16;
     config_.background_warmup = false;
+    config_.warmup_batch_sizes = {1};  // the engine sees batch 1 once, then only what a test sends
     if (tweak) tweak(config_);
     auto options = config_.ToServiceOptions();
     if (!options.ok()) throw std::runtime_error(options.status().ToString());
