@@ -1,5 +1,6 @@
 #include "bench/compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -80,6 +81,27 @@ std::vector<std::string> FairnessWarnings(const std::vector<BackendView>& views)
       const std::string t = v.data->value("transport", "http");
       seen.insert(t);
       detail += (detail.empty() ? "" : ", ") + v.label + "=" + t;
+    }
+    // Background load: the largest share of the host's cores other
+    // processes took in any phase of each backend.
+    std::vector<double> loads;
+    std::string load_detail;
+    for (const auto& v : views) {
+      double worst = -1;
+      for (const auto& [name, p] : v.data->items()) {
+        if (!p.is_object() || !p.contains("validity") || !p["validity"].is_object()) continue;
+        const json& val = p["validity"];
+        if (val.value("other_includes_server", true)) continue;  // the server's CPU is in it
+        const json share = val.value("other_share", json());
+        if (share.is_number()) worst = std::max(worst, share.get<double>());
+      }
+      if (worst < 0) continue;
+      loads.push_back(worst);
+      load_detail += (load_detail.empty() ? "" : ", ") + v.label + "=" + Cell(100 * worst) + "%";
+    }
+    if (loads.size() >= 2 && *std::max_element(loads.begin(), loads.end()) - *std::min_element(loads.begin(), loads.end()) > 0.10) {
+      w.push_back("Background load differs (other processes' share of the host's cores, worst phase: " + load_detail +
+                  "): the busier run's numbers are not the backend's alone");
     }
     if (seen.size() > 1) {
       w.push_back("Transports differ (" + detail + "): latencies include each protocol's own cost, so this is not "
@@ -270,6 +292,13 @@ ValidationReport ValidateResult(const json& doc) {
       const double errors = NumberAt(p, "errors");
       if (errors > 0) r.warnings.push_back(b + "." + name + ": " + std::to_string(static_cast<long long>(errors)) + " failed requests");
     };
+    // Every phase's validity findings (issue 12): is the run trustworthy?
+    for (const auto& [name, p] : bj.items()) {
+      if (!p.is_object() || !p.contains("validity") || !p["validity"].is_object()) continue;
+      for (const auto& w : p["validity"].value("warnings", json::array())) {
+        if (w.is_string()) r.warnings.push_back(b + "." + name + " validity: " + w.get<std::string>());
+      }
+    }
     check_phase("single", false);
     check_phase("concurrent", true);
     auto present = BatchSizesOf(bj);

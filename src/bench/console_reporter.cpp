@@ -107,6 +107,12 @@ void PrintBackendSection(const std::string& backend, const json& d, std::ostream
   if (d.contains("client_cpu") && d["client_cpu"].is_object()) {
     out << "runner CPU: " << F(d["client_cpu"].value("cpu_us_per_request", json()), 1) << " us per request\n";
   }
+  for (const auto& [name, p] : d.items()) {
+    if (!p.is_object() || !p.contains("validity") || !p["validity"].is_object()) continue;
+    for (const auto& w : p["validity"].value("warnings", json::array())) {
+      if (w.is_string()) out << "VALIDITY: " << w.get<std::string>() << "\n";
+    }
+  }
   if (d.contains("failures") && d["failures"].is_array()) {
     for (const auto& f : d["failures"]) out << "FAILURE: " << f.get<std::string>() << "\n";
   }

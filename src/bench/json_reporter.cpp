@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "bench/statistics.h"
+#include "bench/validity.h"
 
 namespace clipserve::bench {
 
@@ -202,6 +203,22 @@ json PhaseJson(const PhaseMeasurement& m) {
   return j;
 }
 
+json ValidityJson(const PhaseValidity& v) {
+  auto opt = [](const std::optional<double>& x) { return x ? Num(*x) : json(nullptr); };
+  return {{"host_busy_cores", opt(v.host_busy_cores)},
+          {"runner_cores", opt(v.runner_cores)},
+          {"server_cores", opt(v.server_cores)},
+          {"other_cores", opt(v.other_cores)},
+          {"other_includes_server", v.other_includes_server},
+          {"other_share", opt(v.other_share)},
+          {"late_share", opt(v.late_share)},
+          {"littles_law_ratio", opt(v.littles_law_ratio)},
+          {"window_p50_ms", v.window_p50_ms},
+          {"p50_drift", opt(v.p50_drift)},
+          {"unsent_server_requests", v.unsent_server_requests ? json(*v.unsent_server_requests) : json(nullptr)},
+          {"warnings", v.warnings}};
+}
+
 json BuildResultJson(const RunResult& r) {
   const BenchConfig& c = r.config;
   json doc;
@@ -257,7 +274,10 @@ json BuildResultJson(const RunResult& r) {
                         {"exec_to_ready_ms", Opt(b.cold_start.exec_to_ready_ms)},
                         {"first_request_includes", "TCP connect + first embed request"},
                         {"error", b.cold_start.error.empty() ? json(nullptr) : json(b.cold_start.error)}};
-    for (const PhaseMeasurement& m : b.phases) bj[m.name] = PhaseJson(m);
+    for (const PhaseMeasurement& m : b.phases) {
+      bj[m.name] = PhaseJson(m);
+      bj[m.name]["validity"] = ValidityJson(AssessPhase(m, r.host.logical_cores, c.client_threads));
+    }
     if (b.backend == "triton") {
       if (b.server_metrics) bj["server_metrics"] = CountersJson(*b.server_metrics);
       if (!b.server_metrics_error.empty()) bj["server_metrics_error"] = b.server_metrics_error;

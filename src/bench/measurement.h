@@ -52,6 +52,17 @@ struct GpuUtilSummary {
   double interval_ms = 200;
 };
 
+// The machine around one phase, for its validity check: the host's CPU
+// time over the phase's window and, when the runner launched the server,
+// the server's (with a server found running, its CPU is in "other").
+struct HostWindow {
+  double wall_s = 0;
+  double host_busy_s = 0;               // all CPUs
+  double host_total_s = 0;              // all CPUs, busy + idle
+  double runner_cpu_s = 0;              // this process, same window
+  std::optional<double> server_cpu_s;
+};
+
 struct PhaseMeasurement {
   std::string name;                     // "single", "batch_8", "concurrent", "open_loop"
   int images_per_request = 1;
@@ -72,6 +83,7 @@ struct PhaseMeasurement {
   std::optional<ServerDelta> server_delta;
   std::string server_delta_source;      // "stats" | "metrics" | "" (none)
   std::optional<GpuUtilSummary> gpu_util;
+  std::optional<HostWindow> host;       // nullopt where /proc is not readable
   std::string error;                    // phase-level failure; empty when it ran
 };
 

@@ -14,6 +14,7 @@
 #include "bench/interrupt.h"
 #include "bench/load.h"
 #include "bench/server_process.h"
+#include "bench/sysinfo.h"
 #include "bench/transport.h"
 
 namespace clipserve::bench {
@@ -325,7 +326,24 @@ class BackendRunner {
     }
     prepare(m);
     const Counters before = Scrape();
+    const auto host0 = ReadHostCpu();
+    const auto server0 = server_ ? ReadProcessTreeCpuSeconds(server_->pid()) : std::nullopt;
+    const CpuTimes runner0 = CpuTimes::Now();
+    const SteadyTime t0 = std::chrono::steady_clock::now();
     body(m);
+    const SteadyTime t1 = std::chrono::steady_clock::now();
+    const CpuTimes runner1 = CpuTimes::Now();
+    const auto host1 = ReadHostCpu();
+    const auto server1 = server_ ? ReadProcessTreeCpuSeconds(server_->pid()) : std::nullopt;
+    if (host0 && host1) {
+      HostWindow w;
+      w.wall_s = std::chrono::duration<double>(t1 - t0).count();
+      w.host_busy_s = host1->busy_s - host0->busy_s;
+      w.host_total_s = host1->total_s - host0->total_s;
+      w.runner_cpu_s = runner1.total() - runner0.total();
+      if (server0 && server1) w.server_cpu_s = *server1 - *server0;
+      m.host = w;
+    }
     const Counters after = Scrape();
     if (HasCounts(before.stats) && HasCounts(after.stats)) {
       m.server_delta = DiffCounters(*before.stats, *after.stats);

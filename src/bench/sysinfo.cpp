@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -52,6 +53,82 @@ constexpr const char* kSampleQuery =
     "nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits";
 
 }  // namespace
+
+std::optional<HostCpuSample> ParseProcStat(const std::string& text, double ticks_per_s) {
+  std::istringstream in(text);
+  std::string cpu;
+  in >> cpu;
+  if (cpu != "cpu" || ticks_per_s <= 0) return std::nullopt;
+  double v[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // user nice system idle iowait irq softirq steal
+  for (double& x : v) {
+    if (!(in >> x)) return std::nullopt;
+  }
+  HostCpuSample h;
+  h.busy_s = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / ticks_per_s;
+  h.total_s = h.busy_s + (v[3] + v[4]) / ticks_per_s;
+  return h;
+}
+
+std::optional<ProcStat> ParseProcPidStat(const std::string& text, double ticks_per_s) {
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+  // fields are counted from the last ')'. ppid is field 4, utime and stime
+  // are fields 14 and 15.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos || ticks_per_s <= 0) return std::nullopt;
+  std::istringstream in(text.substr(close + 1));
+  std::string field;
+  ProcStat st;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15; ++i) {
+    if (!(in >> field)) return std::nullopt;
+    if (i == 4) st.ppid = std::atoi(field.c_str());
+    if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+    if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+  }
+  st.cpu_s = (utime + stime) / ticks_per_s;
+  return st;
+}
+
+namespace {
+std::optional<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+std::optional<HostCpuSample> ReadHostCpu() {
+  auto text = ReadSmallFile("/proc/stat");
+  if (!text) return std::nullopt;
+  return ParseProcStat(*text, static_cast<double>(sysconf(_SC_CLK_TCK)));
+}
+
+std::optional<double> ReadProcessTreeCpuSeconds(int root) {
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::map<int, ProcStat> procs;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    auto text = ReadSmallFile(e.path().string() + "/stat");
+    if (!text) continue;  // exited meanwhile
+    if (auto st = ParseProcPidStat(*text, hz)) procs[std::atoi(name.c_str())] = *st;
+  }
+  if (!procs.count(root)) return std::nullopt;
+  std::map<int, std::vector<int>> children;
+  for (const auto& [pid, st] : procs) children[st.ppid].push_back(pid);
+  double total = 0;
+  std::vector<int> todo = {root};
+  while (!todo.empty()) {
+    const int pid = todo.back();
+    todo.pop_back();
+    total += procs[pid].cpu_s;
+    for (int c : children[pid]) todo.push_back(c);
+  }
+  return total;
+}
 
 HostInfo QueryHost() {
   HostInfo h;

@@ -24,6 +24,26 @@ struct HostInfo {
 };
 HostInfo QueryHost();
 
+// CPU time of the whole host, all CPUs, since boot (/proc/stat), seconds:
+// busy = user + nice + system + irq + softirq + steal; total adds idle and
+// iowait. nullopt where /proc/stat cannot be read.
+struct HostCpuSample {
+  double busy_s = 0;
+  double total_s = 0;
+};
+std::optional<HostCpuSample> ReadHostCpu();
+// utime + stime of a process and all its descendants (/proc/PID/stat),
+// seconds: a server launched through `sh -c` is the shell's child. nullopt
+// when the process is gone.
+std::optional<double> ReadProcessTreeCpuSeconds(int pid);
+// The pure parsers behind them (unit-tested).
+std::optional<HostCpuSample> ParseProcStat(const std::string& text, double ticks_per_s);
+struct ProcStat {
+  int ppid = 0;
+  double cpu_s = 0;  // utime + stime
+};
+std::optional<ProcStat> ParseProcPidStat(const std::string& text, double ticks_per_s);
+
 std::string RunnerVersion();
 std::string RunnerGitSha();  // empty when built outside git
 
