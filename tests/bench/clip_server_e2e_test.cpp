@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include <thread>
 
 #include "bench/json_reporter.h"
+#include "bench/protocol.h"
+#include "bench/transport.h"
 #include "support/child_process.h"
 
 namespace clipserve::bench {
@@ -193,6 +196,40 @@ TEST_F(ClipServerE2E, GrpcRunMatchesHttpRunAndCompareSaysTheyDiffer) {
   auto d = ReadJsonFile(denied);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ((*d)["triton"]["concurrent"]["errors_by_kind"]["grpc_UNAUTHENTICATED"], 40) << (*d)["triton"]["concurrent"].dump();
+}
+
+// The gRPC transport's lifetimes: many short-lived blocking channels (the
+// runner makes one per control call) and asynchronous clients destroyed
+// right after their last completion. A call or channel released on one of
+// gRPC's own threads once aborted the runner one run in ten.
+TEST_F(ClipServerE2E, GrpcChannelsSurviveManyShortLives) {
+  ClipServer kserve("kserve");
+  ASSERT_TRUE(kserve.ready);
+  auto target = ParseTarget(Transport::kGrpc, kserve.grpc);
+  ASSERT_TRUE(target.ok());
+  auto protocol = MakeKserveGrpcProtocol(TritonInput::kTensor, "openclip_vit_b32");
+  const PreparedRequest live = protocol->HealthRequest(Protocol::Health::kLive);
+  const auto stats = protocol->StatsRequest();
+  ASSERT_TRUE(stats.has_value());
+  for (int i = 0; i < 300; ++i) {
+    auto r = MakeChannel(*target, std::chrono::milliseconds(5000))->Send(i % 2 ? live : *stats);
+    ASSERT_EQ(r.failure, FailureKind::kNone) << i << ": " << r.detail;
+  }
+  for (int round = 0; round < 20; ++round) {
+    auto client = MakeAsyncChannels(*target, 1, std::chrono::milliseconds(5000));
+    ASSERT_EQ(client->Open(4, live), 4);
+    const std::size_t h = client->Prepare(live);
+    DoneLatch latch;
+    std::atomic<int> left{16}, ok{0};
+    for (int k = 0; k < 16; ++k) {
+      client->Send(k % 4, h, [&](SendResult&& r) {
+        if (r.failure == FailureKind::kNone) ok.fetch_add(1);
+        if (left.fetch_sub(1) == 1) latch.Signal();
+      });
+    }
+    latch.Wait();
+    EXPECT_EQ(ok.load(), 16);
+  }  // each client destroyed right after its last completion
 }
 
 // --protocols http,grpc: four runs (two protocols x tensor / image bytes)
