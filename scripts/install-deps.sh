@@ -39,10 +39,11 @@ PKGS=(
 if ! command -v kubectl >/dev/null 2>&1; then PKGS+=(kubernetes-client); fi
 # Containers (docs/DEPLOY.md): podman with runc (crun fails on cgroups v1 /
 # hybrid hosts), mmdebstrap for the offline base image, podman-compose, and
-# the CNI dnsname plugin so compose services find each other by name.
+# the CNI dnsname plugin so compose services find each other by name, and
+# catatonit (the pause process of `podman kube play` pods).
 if [ "$deploy" = 1 ]; then
   PKGS+=(podman runc mmdebstrap podman-compose uidmap slirp4netns fuse-overlayfs
-         golang-github-containernetworking-plugin-dnsname)
+         golang-github-containernetworking-plugin-dnsname catatonit)
 fi
 
 SUDO=""
