@@ -2,7 +2,21 @@
 # Installs every Debian package clipserve needs to build, test and benchmark.
 # Idempotent: packages already present are skipped by apt. Run as root or
 # with sudo available. Leaves LibTorch on the OpenMP build of OpenBLAS.
+#
+#   scripts/install-deps.sh            build, test, benchmark (what CI needs)
+#   scripts/install-deps.sh --deploy   also podman, runc, mmdebstrap and
+#                                      podman-compose: build and run the image,
+#                                      compose and `podman kube play`
+#                                      (docs/DEPLOY.md)
 set -euo pipefail
+
+deploy=0
+for arg in "$@"; do
+  case "$arg" in
+    --deploy) deploy=1 ;;
+    *) echo "install-deps: unknown option '$arg' (--deploy)" >&2; exit 2 ;;
+  esac
+done
 
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -17,7 +31,20 @@ PKGS=(
   nodejs
   python3 python3-pil python3-numpy
   curl wrk
+  python3-yaml
 )
+# kubectl renders the Kubernetes manifests (tests/deploy). Another kubectl
+# (e.g. Google Cloud SDK's package) owns /usr/bin/kubectl and conflicts with
+# Debian's kubernetes-client: keep the one that is there.
+if ! command -v kubectl >/dev/null 2>&1; then PKGS+=(kubernetes-client); fi
+# Containers (docs/DEPLOY.md): podman with runc (crun fails on cgroups v1 /
+# hybrid hosts), mmdebstrap for the offline base image, podman-compose, and
+# the CNI dnsname plugin so compose services find each other by name, and
+# catatonit (the pause process of `podman kube play` pods).
+if [ "$deploy" = 1 ]; then
+  PKGS+=(podman runc mmdebstrap podman-compose uidmap slirp4netns fuse-overlayfs
+         golang-github-containernetworking-plugin-dnsname catatonit)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
