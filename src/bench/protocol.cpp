@@ -12,6 +12,10 @@ StatusOr<Transport> ParseTransport(const std::string& s) {
   return InvalidArgumentError("unknown protocol '" + s + "' (http | grpc)");
 }
 
+std::string KserveModelFor(TritonInput input, const std::string& model) {
+  return input == TritonInput::kImageBytes ? model + "_image" : model;
+}
+
 PreparedRequest GetRequest(std::string path) {
   PreparedRequest r;
   r.method = "GET";

@@ -79,6 +79,11 @@ class Protocol {
   virtual StatusOr<Embeddings> Parse(const HttpResponse& response, int expected_rows) const = 0;
 };
 
+// The v2 model a KServe request goes to: "{model}_image" for encoded image
+// bytes (the model that decodes and preprocesses on the server), `model`
+// for tensors. The same over HTTP and gRPC.
+std::string KserveModelFor(TritonInput input, const std::string& model);
+
 // A GET of `path` (the HTTP protocols' control calls).
 PreparedRequest GetRequest(std::string path);
 

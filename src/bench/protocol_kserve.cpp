@@ -29,9 +29,8 @@ void AppendFloatsLe(std::string& out, std::span<const float> values) {
 
 class KserveProtocol final : public Protocol {
  public:
-  KserveProtocol(TritonInput input, std::string model) : input_(input), model_(std::move(model)) {
-    target_model_ = input_ == TritonInput::kImageBytes ? model_ + "_image" : model_;
-  }
+  KserveProtocol(TritonInput input, const std::string& model)
+      : input_(input), target_model_(KserveModelFor(input, model)) {}
 
   std::string Describe() const override {
     switch (input_) {
@@ -193,7 +192,6 @@ class KserveProtocol final : public Protocol {
 
  private:
   TritonInput input_;
-  std::string model_;
   std::string target_model_;
   int bytes_rank_ = 1;
 };
@@ -213,7 +211,7 @@ void Add(std::optional<double>& acc, std::optional<double> v, double scale = 1.0
 }  // namespace
 
 std::unique_ptr<Protocol> MakeKserveProtocol(TritonInput input, std::string model) {
-  return std::make_unique<KserveProtocol>(input, std::move(model));
+  return std::make_unique<KserveProtocol>(input, model);
 }
 
 StatusOr<TritonModelCounters> ParseTritonStats(const std::string& body, const std::string& model) {

@@ -38,9 +38,8 @@ void AppendLe32(std::string& out, std::uint32_t v) {
 
 class KserveGrpcProtocol final : public Protocol {
  public:
-  KserveGrpcProtocol(TritonInput input, std::string model) : input_(input), model_(std::move(model)) {
-    target_model_ = input_ == TritonInput::kImageBytes ? model_ + "_image" : model_;
-  }
+  KserveGrpcProtocol(TritonInput input, const std::string& model)
+      : input_(input), target_model_(KserveModelFor(input, model)) {}
 
   std::string Describe() const override {
     switch (input_) {
@@ -225,7 +224,6 @@ class KserveGrpcProtocol final : public Protocol {
 
  private:
   TritonInput input_;
-  std::string model_;
   std::string target_model_;
   int bytes_rank_ = 1;
 };
@@ -233,7 +231,7 @@ class KserveGrpcProtocol final : public Protocol {
 }  // namespace
 
 std::unique_ptr<Protocol> MakeKserveGrpcProtocol(TritonInput input, std::string model) {
-  return std::make_unique<KserveGrpcProtocol>(input, std::move(model));
+  return std::make_unique<KserveGrpcProtocol>(input, model);
 }
 
 }  // namespace clipserve::bench

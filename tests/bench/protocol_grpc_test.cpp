@@ -11,20 +11,14 @@
 #include "bench/compare.h"
 #include "bench/config.h"
 #include "bench/protocol.h"
+#include "test_images.h"
 #include "bench/transport.h"
 #include "grpc_service.pb.h"
 
 namespace clipserve::bench {
 namespace {
 
-InputImage Img(std::vector<std::uint8_t> bytes, int size = 2, float fill = 0.5f) {
-  InputImage i;
-  i.name = "x.jpg";
-  i.encoded = std::move(bytes);
-  i.size = size;
-  i.unit_chw.assign(static_cast<std::size_t>(3 * size * size), fill);
-  return i;
-}
+using testing::Img;
 
 HttpResponse Answer(const google::protobuf::Message& m) {
   HttpResponse r;

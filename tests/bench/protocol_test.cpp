@@ -1,4 +1,5 @@
 #include "bench/protocol.h"
+#include "test_images.h"
 
 #include <gtest/gtest.h>
 
@@ -10,14 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-InputImage Img(std::vector<std::uint8_t> bytes, int size = 2, float fill = 0.5f) {
-  InputImage i;
-  i.name = "x.jpg";
-  i.encoded = std::move(bytes);
-  i.size = size;
-  i.unit_chw.assign(static_cast<std::size_t>(3 * size * size), fill);
-  return i;
-}
+using testing::Img;
 
 TEST(KserveProtocol, BinaryTensorRequestLayout) {
   auto p = MakeKserveProtocol(TritonInput::kTensor, "m");
