@@ -143,7 +143,7 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "request decode in parallel (default 0 = one per CPU)")
       ->check(CLI::NonNegativeNumber)
       ->envname(env("DECODE_THREADS"));
-  app.add_option("--drain-timeout-s", c.drain_timeout_s, "On SIGTERM/SIGINT, wait at most this for in-flight work, seconds (default 30)")
+  app.add_option("--drain-timeout-s", c.drain_timeout_s, "On SIGTERM/SIGINT, wait at most this for in-flight work, seconds (default 30); exit code 3 if it passes")
       ->envname(env("DRAIN_TIMEOUT_S"));
   app.add_option("--access-log", f.access_log, "One JSON line per request on stderr: on|off (default on)")
       ->check(on_off)->envname(env("ACCESS_LOG"));
@@ -194,6 +194,9 @@ Status Finish(Flags& f) {
 }
 
 }  // namespace
+
+// Exit code when SIGTERM's drain did not finish within --drain-timeout-s.
+constexpr int kDrainTimedOut = 3;
 
 int main(int argc, char** argv) {
   CLI::App app{"clip-server: CLIP image embeddings over HTTP (REST + KServe v2 / Triton-compatible) and gRPC (KServe v2)"};
@@ -266,13 +269,14 @@ int main(int argc, char** argv) {
                config.drain_timeout_s);
 
   // The drain is bounded: if in-flight work or a model load outlasts it,
-  // leave anyway.
+  // leave anyway, with exit code 3 so an orchestrator can tell a drain that
+  // gave up from a clean one (0).
   const auto drain = std::chrono::seconds(config.drain_timeout_s);
   std::thread([drain] {
     std::this_thread::sleep_for(drain + std::chrono::seconds(1));
-    std::fprintf(stderr, "clip-server: drain timeout passed, exiting\n");
+    std::fprintf(stderr, "clip-server: drain timeout passed, exiting (code 3)\n");
     std::fflush(stderr);
-    _exit(0);
+    _exit(kDrainTimedOut);
   }).detach();
 
   Status st = server.Shutdown(std::chrono::duration_cast<clipserve::Microseconds>(drain));
@@ -283,6 +287,10 @@ int main(int argc, char** argv) {
     _exit(0);
   }
   loader.join();
-  std::fprintf(stderr, "clip-server: drained%s, exiting\n", st.ok() ? "" : (" (" + st.message() + ")").c_str());
+  if (!st.ok()) {
+    std::fprintf(stderr, "clip-server: drain incomplete (%s), exiting (code 3)\n", st.message().c_str());
+    return kDrainTimedOut;
+  }
+  std::fprintf(stderr, "clip-server: drained, exiting\n");
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "server/clip_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -240,14 +241,19 @@ Status ClipServer::Shutdown(Microseconds drain_timeout) {
   service_->StopAccepting();
   const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(drain_timeout);
   std::vector<std::thread> stoppers;
+  std::atomic<int> abandoned{0};  // connections closed with a request unanswered
   for (auto* s : {l.rest_http.get(), l.kserve_http.get()}) {
-    if (s) stoppers.emplace_back([s, budget] { s->Stop(budget); });
+    if (s) stoppers.emplace_back([s, budget, &abandoned] { abandoned += s->Stop(budget); });
   }
   if (l.grpc) stoppers.emplace_back([&l, budget] { l.grpc->Shutdown(budget); });
   for (auto& t : stoppers) t.join();
   const auto spent = std::chrono::duration_cast<Microseconds>(std::chrono::steady_clock::now() - start);
   Status st = service_->Shutdown(std::max(Microseconds(0), drain_timeout - spent));
   if (l.metrics_http) l.metrics_http->Stop(std::chrono::milliseconds(1000));
+  if (st.ok() && abandoned.load() > 0) {
+    return DeadlineExceededError(std::to_string(abandoned.load()) +
+                                 " connection(s) closed by the drain timeout with a request unanswered");
+  }
   return st;
 }
 

@@ -985,9 +985,9 @@ void HttpServer::BeginDrain() {
   for (auto& sp : impl->LiveSessions()) net::post(sp->executor(), [sp] { sp->OnDrain(); });
 }
 
-void HttpServer::Stop(std::chrono::milliseconds timeout) {
+int HttpServer::Stop(std::chrono::milliseconds timeout) {
   std::lock_guard lock(impl_->mu);
-  if (impl_->stopped) return;
+  if (impl_->stopped) return 0;
   impl_->stopped = true;
   BeginDrain();
   Impl* impl = impl_.get();
@@ -1004,12 +1004,14 @@ void HttpServer::Stop(std::chrono::milliseconds timeout) {
     impl->work.reset();
     impl->ioc.stop();
     for (auto& t : impl->io_threads) t.join();
-    for (auto& sp : impl->LiveSessions()) sp->ForceClose();
-  } else {
-    impl->pool->join();
-    boost::system::error_code ignored;
-    impl->acceptor.close(ignored);
+    auto left = impl->LiveSessions();
+    for (auto& sp : left) sp->ForceClose();
+    return static_cast<int>(left.size());
   }
+  impl->pool->join();
+  boost::system::error_code ignored;
+  impl->acceptor.close(ignored);
+  return 0;
 }
 
 int HttpServer::port() const { return impl_->port; }

@@ -193,8 +193,10 @@ class HttpServer {
   void BeginDrain();
   // BeginDrain, then waits until every connection has closed or `timeout`
   // has passed (then closes what is left), and joins every thread.
-  // Idempotent.
-  void Stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Idempotent. Returns how many connections it had to close that way (a
+  // request whose header had arrived was still unanswered on each); 0 on a
+  // clean drain and on later calls.
+  int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   int port() const;
   const std::string& host() const;

@@ -13,6 +13,7 @@
 
 #include "common/cpu_features.h"
 #include "image/image.h"
+#include "raw_http.h"
 #include "server_process.h"
 #include "test_support.h"
 
@@ -358,6 +359,61 @@ TEST(ServerE2ETest, SigtermDrainsRequestsInFlightAndExitsZero) {
   // Drained without waiting out the 5 s batching delay.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << p->Stderr();
   EXPECT_NE(p->Stderr().find("draining"), std::string::npos);
+}
+
+// A drain that cannot finish in --drain-timeout-s (256 images through a
+// full-size ViT-B/32 on one thread: seconds of forwards even on a fast CPU)
+// ends the process with exit code 3, not 0, so an orchestrator can tell it
+// from a clean drain.
+TEST(ServerE2ETest, DrainThatTimesOutExitsThree) {
+  auto p = StartReady({"--model", "ViT-B-32", "--weights", "random:1", "--threads", "1", "--warmup-batch-sizes", "1",
+                       "--drain-timeout-s", "1"});
+  std::vector<std::string> images(256, MakeJpeg(30, 30, 4));
+  const std::string tail = LengthPrefixed(images);
+  json h = {{"inputs", {{{"name", "image_bytes"}, {"datatype", "BYTES"}, {"shape", {256}},
+                         {"parameters", {{"binary_data_size", tail.size()}}}}}}};
+  const std::string hs = h.dump();
+  auto answer = std::async(std::launch::async, [&] {
+    httplib::Client c("127.0.0.1", p->http_port);
+    c.set_read_timeout(60, 0);
+    auto r = c.Post("/v2/models/openclip_vit_b32_image/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+                    hs + tail, "application/octet-stream");
+    return r ? r->status : -1;
+  });
+  httplib::Client met("127.0.0.1", p->metrics_port);
+  const std::string pending = "nv_inference_pending_request_count{model=\"openclip_vit_b32_image\",version=\"1\"}";
+  bool queued = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!queued && std::chrono::steady_clock::now() < deadline) {
+    auto m = met.Get("/metrics");
+    queued = m && MetricValue(m->body, pending) >= 1;
+    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(queued) << "the request did not reach the batcher";
+  const auto t0 = std::chrono::steady_clock::now();
+  p->Signal(SIGTERM);
+  auto code = p->WaitExit(std::chrono::seconds(15));
+  ASSERT_TRUE(code.has_value()) << "clip-server did not exit after SIGTERM";
+  EXPECT_EQ(*code, 3) << p->Stderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("code 3"), std::string::npos) << p->Stderr();
+  EXPECT_NE(answer.get(), 200);  // the process left before the answer
+}
+
+// A request whose header arrived but whose body never completes holds the
+// drain until --drain-timeout-s; the connection is then closed unanswered,
+// and the exit code says so.
+TEST(ServerE2ETest, DrainTimeoutWithAHalfSentBodyExitsThree) {
+  auto p = StartReady(TinyArgs({"--drain-timeout-s", "1"}));
+  clipserve::server::testing::RawConnection c(p->http_port);
+  ASSERT_TRUE(c.Send("POST /v2/models/openclip_vit_b32/infer HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"inputs\": ["));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the header has arrived
+  p->Signal(SIGTERM);
+  auto code = p->WaitExit(std::chrono::seconds(15));
+  ASSERT_TRUE(code.has_value()) << "clip-server did not exit after SIGTERM";
+  EXPECT_EQ(*code, 3) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("closed by the drain timeout with a request unanswered"), std::string::npos) << p->Stderr();
 }
 
 // The default precision is resolved at start-up and reported, with the CPU
