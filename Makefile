@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: help deps configure build test fuzz bench demo checklist clean
+.PHONY: help deps configure build test fuzz sanitize bench demo checklist clean
 
 help:
 	@echo "make deps       install Debian packages (scripts/install-deps.sh)"
@@ -13,6 +13,8 @@ help:
 	@echo "make test       build, then run every test with ctest"
 	@echo "make fuzz       build the libFuzzer targets (clang-14, ASan+UBSan, build-fuzz/)"
 	@echo "                and run each for FUZZ_SECONDS (default 30); fails on a finding"
+	@echo "make sanitize   build and run the TSan suites (build-tsan/) and the ASan+UBSan"
+	@echo "                suites (build-asan/); fails on any sanitizer report"
 	@echo "make bench      build, then run the micro-benchmarks"
 	@echo "make checklist  run the whole benchmarking checklist on CPU"
 
@@ -38,6 +40,11 @@ test: build
 # corpora without clang.
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_JOBS=$(JOBS) bash scripts/fuzz.sh
+
+# The sanitizer suites (issue 9): presets tsan and asan, each building only
+# the test executables it runs (scripts/sanitize.sh says which and why).
+sanitize:
+	SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh
 
 bench: build
 	bash scripts/run-bench.sh $(BUILD_DIR)

@@ -296,12 +296,18 @@ bool IEquals(std::string_view a, std::string_view b) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(HttpServer::Impl* srv, tcp::socket socket)
-      : srv_(srv), socket_(std::move(socket)), timer_(socket_.get_executor()) {
-    srv_->Register(this);
+      : srv_(srv), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+  ~Session() {
+    if (registered_) srv_->Unregister(this);
   }
-  ~Session() { srv_->Unregister(this); }
 
   void Start(bool reject) {
+    // Registered here, not in the constructor: make_shared sets the
+    // enable_shared_from_this pointer after the constructor returns, and
+    // LiveSessions (BeginDrain, on another thread) reads it as soon as the
+    // session is in the set (a data race ThreadSanitizer found).
+    srv_->Register(this);
+    registered_ = true;
     net::dispatch(socket_.get_executor(), [self = shared_from_this(), reject] {
       boost::system::error_code ec;
       self->socket_.set_option(tcp::no_delay(true), ec);
@@ -839,6 +845,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_before_write_ = Phase::kIdle;
   SteadyClock::time_point header_deadline_ = SteadyClock::now();
   int requests_ = 0;
+  bool registered_ = false;  // in srv_'s session set (Start)
   bool close_after_ = false;
   bool drain_closed_ = false;  // close_after_ set only because the server is draining
   bool linger_ = false;

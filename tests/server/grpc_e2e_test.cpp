@@ -649,7 +649,9 @@ TEST(ServerGrpcE2ETest, SigtermAnswersEveryRpcInFlight) {
   auto code = p->WaitExit(std::chrono::seconds(30));
   ASSERT_TRUE(code.has_value()) << "clip-server did not exit after SIGTERM";
   EXPECT_EQ(*code, 0) << p->Stderr();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << p->Stderr();
+  // Exited because the drain finished, not at --drain-timeout-s (20 s); not
+  // a speed bound (5 s here failed at 5.2 s on a loaded machine).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15)) << p->Stderr();
 }
 
 // --grpc-port -1 and --api rest leave gRPC off; a port in use fails the start

@@ -560,9 +560,13 @@ TEST(HttpServerDrainTest, NextRequestOnKeepAliveConnectionAfterDrainGets503AndCl
     RawConnection c(s.port);
     ASSERT_TRUE(c.Send(Get("/big") + Get("/ok")));
     ASSERT_TRUE(WaitUntil([&] { return big_calls.load() == 1; }));
-    std::this_thread::sleep_for(300ms);  // the write has started and stalled
+    // The first bytes of the answer on the wire mean its header (keep-alive)
+    // is written; we read nothing yet, so the 64 MB write stalls in the
+    // socket buffers. No sleep: under a sanitizer building the answer can
+    // take longer than any fixed wait.
+    ASSERT_TRUE(c.Readable(60s));
     s->BeginDrain();
-    auto r = c.Read(20s);
+    auto r = c.Read(120s);  // 64 MB: about 20 s under TSan on a loaded machine
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body.size(), kBig);
