@@ -5,6 +5,11 @@ JOBS ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 30
 
+# ccache: paths relative to the checkout and no build-dir hash, so every
+# clone (CI's among them) shares one cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
+
 .PHONY: help deps configure build test fuzz sanitize bench demo checklist clean
 
 help:
