@@ -20,7 +20,7 @@ using nlohmann::json;
 namespace {
 
 // One benchmark run over the selected backends: the results document, with
-// the report printed. `exit_code` gets 0 (all phases ran) or 2 (failures).
+// the report printed. Its "failures" are empty when every phase ran.
 json RunOnce(const BenchConfig& config, const RunInputs* inputs, const std::string& inputs_description,
              const std::string& inputs_error) {
   RunResult result;
